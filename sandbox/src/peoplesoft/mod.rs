@@ -1,0 +1,1 @@
+//! PeopleSoft emulator (placeholder until written).

@@ -1,0 +1,1 @@
+//! Procurify emulator (placeholder until written).
