@@ -1,0 +1,7 @@
+//! The end-to-end suite: one test binary, one module per promise of the
+//! product, each test against real components and real HTTP peers.
+
+mod containment;
+mod credentials;
+mod egress;
+mod loading;
