@@ -1,0 +1,347 @@
+//! The only layer that talks to the outside: a [`Remote`] (HTTP, clock, log;
+//! the wasm host in production, a script in tests) and a [`Client`] that sends
+//! Procurify calls through it and turns every outcome into data or a failure.
+
+use mlc_guest::host::Level;
+use mlc_guest::http::{Request, Response, SendError};
+use mlc_guest::{Failure, fail};
+use serde_json::Value;
+
+use crate::api::{self, ListPage, Subject};
+use crate::config::Target;
+
+/// What the connector needs from its environment.
+pub trait Remote {
+    /// Sends one HTTP request and reads the whole reply.
+    fn send(&self, request: &Request) -> Result<Response, SendError>;
+    /// The host's clock, in milliseconds since the Unix epoch.
+    fn now_ms(&self) -> u64;
+    /// Writes a line to the host's log.
+    fn log(&self, level: Level, message: &str);
+}
+
+/// The real environment: `wasi:http` through the guest SDK and the host's
+/// log and clock imports. Only usable inside the wasm host.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Host;
+
+impl Remote for Host {
+    fn send(&self, request: &Request) -> Result<Response, SendError> {
+        mlc_guest::http::send(request)
+    }
+    fn now_ms(&self) -> u64 {
+        mlc_guest::host::now_ms()
+    }
+    fn log(&self, level: Level, message: &str) {
+        mlc_guest::host::log(level, message);
+    }
+}
+
+/// Sends Procurify calls for one connection.
+#[derive(Clone, Copy)]
+pub struct Client<'a> {
+    /// Where requests go.
+    pub remote: &'a dyn Remote,
+    /// The connection they are for.
+    pub target: &'a Target,
+}
+
+impl<'a> Client<'a> {
+    /// A client of `target` over `remote`.
+    pub fn new(remote: &'a dyn Remote, target: &'a Target) -> Client<'a> {
+        Client { remote, target }
+    }
+
+    /// Sends `method path?query` (with `body` as JSON) and returns the reply,
+    /// whatever its status; a request that got no reply is a failure.
+    fn send_raw(
+        &self,
+        what: &str,
+        method: &str,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<Response, Failure> {
+        let url = api::url(&self.target.base_url, path, query);
+        self.remote
+            .send(&api::request(method, url, body))
+            .map_err(|e| e.into_failure(what))
+    }
+
+    /// Sends `method path?query` (with `body` as JSON) and returns the 2xx
+    /// reply; anything else becomes the failure its status calls for.
+    #[allow(clippy::too_many_arguments)]
+    pub fn call(
+        &self,
+        what: &str,
+        permission: &str,
+        subject: Subject,
+        method: &str,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<Response, Failure> {
+        let what = format!("{what}: {method} {path}");
+        let response = self.send_raw(&what, method, path, query, body)?;
+        if (200..300).contains(&response.status) {
+            Ok(response)
+        } else {
+            Err(api::classify(&what, permission, subject, &response))
+        }
+    }
+
+    /// Reads one page of a list endpoint. DRF's "Invalid page." 404 (records
+    /// vanished between pages) reads as an empty last page.
+    pub fn list(
+        &self,
+        what: &str,
+        permission: &str,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<ListPage, Failure> {
+        let what = format!("{what}: GET {path}");
+        let response = self.send_raw(&what, "GET", path, query, None)?;
+        if api::is_invalid_page(&response) {
+            return Ok(ListPage {
+                data: Vec::new(),
+                next: None,
+                count: None,
+            });
+        }
+        if !(200..300).contains(&response.status) {
+            return Err(api::classify(&what, permission, Subject::List, &response));
+        }
+        api::parse_list(&response.body).map_err(|e| fail::protocol(format!("{what}: {e}")))
+    }
+
+    /// Sends a call whose reply is one object (`{"data":{…}}` or bare).
+    pub fn object(
+        &self,
+        what: &str,
+        permission: &str,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, Failure> {
+        let response = self.call(what, permission, Subject::Object, method, path, &[], body)?;
+        api::parse_single(&response.body)
+            .map_err(|e| fail::protocol(format!("{what}: {method} {path}: {e}")))
+    }
+
+    /// Follows a list (from page 1) until `pick` returns a record or the
+    /// pages end. With a server-side filter in `query` this is one call; the
+    /// predicate keeps the match exact either way.
+    pub fn find(
+        &self,
+        what: &str,
+        permission: &str,
+        path: &str,
+        query: &[(&str, String)],
+        mut pick: impl FnMut(&Value) -> bool,
+    ) -> Result<Option<Value>, Failure> {
+        let mut page = 1u32;
+        loop {
+            let mut q: Vec<(&str, String)> = query.to_vec();
+            q.push(("page_size", self.target.settings.page_size.to_string()));
+            q.push(("page", page.to_string()));
+            let listed = self.list(&format!("{what}: page {page}"), permission, path, &q)?;
+            if let Some(hit) = listed.data.into_iter().find(|v| pick(v)) {
+                return Ok(Some(hit));
+            }
+            match listed.next {
+                Some(next) => {
+                    page = api::page_of(&next)
+                        .filter(|p| *p > page)
+                        .unwrap_or(page + 1)
+                }
+                None => return Ok(None),
+            }
+        }
+    }
+
+    /// Logs through the remote.
+    pub fn log(&self, level: Level, message: &str) {
+        self.remote.log(level, message);
+    }
+}
+
+/// A scripted [`Remote`] for unit tests: answers requests in order and
+/// records what was sent.
+#[cfg(test)]
+pub mod script {
+    use super::*;
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+
+    /// Replies given in order; every request is recorded.
+    #[derive(Default)]
+    pub struct Script {
+        /// Replies still to give, in order.
+        pub replies: RefCell<VecDeque<Result<Response, SendError>>>,
+        /// Requests received so far.
+        pub sent: RefCell<Vec<Request>>,
+        /// Log lines written.
+        pub logs: RefCell<Vec<String>>,
+        /// What `now_ms` answers.
+        pub now_ms: u64,
+    }
+
+    impl Script {
+        /// Queues a JSON reply with `status`.
+        pub fn reply(&self, status: u16, body: impl Into<String>) -> &Self {
+            self.replies.borrow_mut().push_back(Ok(Response {
+                status,
+                headers: vec![("content-type".into(), "application/json".into())],
+                body: body.into().into_bytes(),
+            }));
+            self
+        }
+
+        /// Queues a reply with extra headers.
+        pub fn reply_with(&self, status: u16, headers: &[(&str, &str)], body: &str) -> &Self {
+            self.replies.borrow_mut().push_back(Ok(Response {
+                status,
+                headers: headers
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                body: body.as_bytes().to_vec(),
+            }));
+            self
+        }
+
+        /// Queues a transport error.
+        pub fn fail(&self, e: SendError) -> &Self {
+            self.replies.borrow_mut().push_back(Err(e));
+            self
+        }
+
+        /// The path and query of every request sent, e.g. `GET /api/v3/vendors/?page=1`.
+        pub fn lines(&self) -> Vec<String> {
+            self.sent
+                .borrow()
+                .iter()
+                .map(|r| {
+                    let path = r.url.splitn(4, '/').nth(3).unwrap_or("");
+                    format!("{} /{}", r.method, path)
+                })
+                .collect()
+        }
+    }
+
+    impl Remote for Script {
+        fn send(&self, request: &Request) -> Result<Response, SendError> {
+            self.sent.borrow_mut().push(request.clone());
+            self.replies.borrow_mut().pop_front().unwrap_or_else(|| {
+                Err(SendError::Connection(format!(
+                    "script has no reply for {} {}",
+                    request.method, request.url
+                )))
+            })
+        }
+        fn now_ms(&self) -> u64 {
+            self.now_ms
+        }
+        fn log(&self, _level: Level, message: &str) {
+            self.logs.borrow_mut().push(message.to_string());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::script::Script;
+    use super::*;
+    use crate::config;
+
+    fn target() -> Target {
+        config::resolve("http://127.0.0.1:9", "").unwrap()
+    }
+
+    #[test]
+    fn transport_errors_become_transient_or_config_failures_naming_the_call() {
+        let t = target();
+        let s = Script::default();
+        s.fail(SendError::Timeout("read".into()))
+            .fail(SendError::Connection("reset by peer".into()))
+            .fail(SendError::Denied("egress".into()));
+        let c = Client::new(&s, &t);
+        let q = [("page", "1".to_string())];
+        match c.list(
+            "read vendors: page 1",
+            "view vendors",
+            "/api/v3/vendors/",
+            &q,
+        ) {
+            Err(Failure::Transient(m)) => {
+                assert!(
+                    m.starts_with("read vendors: page 1: GET /api/v3/vendors/: timed out"),
+                    "{m}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            matches!(c.list("r", "p", "/x/", &q), Err(Failure::Transient(m)) if m.contains("reset by peer"))
+        );
+        assert!(matches!(
+            c.list("r", "p", "/x/", &q),
+            Err(Failure::Config(_))
+        ));
+    }
+
+    #[test]
+    fn unparseable_success_bodies_are_protocol_failures_with_an_excerpt() {
+        let t = target();
+        let s = Script::default();
+        s.reply(200, "<html><body>Maintenance</body></html>");
+        let c = Client::new(&s, &t);
+        match c.list("read bills: page 3", "view bills", "/api/v3/ap/bills/", &[]) {
+            Err(Failure::Protocol(m)) => {
+                assert!(
+                    m.starts_with("read bills: page 3: GET /api/v3/ap/bills/: reply is not JSON"),
+                    "{m}"
+                );
+                assert!(m.contains("Maintenance"), "{m}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn invalid_page_404_ends_the_list_quietly() {
+        let t = target();
+        let s = Script::default();
+        s.reply(404, r#"{"detail":"Invalid page."}"#);
+        let c = Client::new(&s, &t);
+        let page = c.list("r", "p", "/api/v3/vendors/", &[]).unwrap();
+        assert!(page.data.is_empty());
+        assert_eq!(page.next, None);
+    }
+
+    #[test]
+    fn find_follows_next_until_the_exact_match() {
+        let t = target();
+        let s = Script::default();
+        s.reply(200, r#"{"metadata":{"pagination":{"next":"http://127.0.0.1:9/api/v3/vendors/?page=2"}},"data":[{"id":1,"external_id":"X1"}]}"#)
+            .reply(200, r#"{"metadata":{"pagination":{"next":null}},"data":[{"id":2,"external_id":"X22"},{"id":3,"external_id":"X2"}]}"#);
+        let c = Client::new(&s, &t);
+        let hit = c
+            .find(
+                "lookup vendors X2",
+                "view vendors",
+                "/api/v3/vendors/",
+                &[("external_id", "X2".into())],
+                |v| v["external_id"] == "X2",
+            )
+            .unwrap();
+        assert_eq!(hit.unwrap()["id"], 3);
+        assert_eq!(
+            s.lines(),
+            vec![
+                "GET /api/v3/vendors/?external_id=X2&page_size=100&page=1",
+                "GET /api/v3/vendors/?external_id=X2&page_size=100&page=2"
+            ]
+        );
+    }
+}

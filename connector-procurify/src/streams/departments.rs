@@ -1,0 +1,234 @@
+//! `departments`: Procurify departments (PeopleSoft cost centers). Read:
+//! `GET /api/v3/departments/` (full scan). Write: create (`POST`) or update
+//! (`PUT …/{id}/`) by the document's `id`, else by an existing department
+//! with the same `external_id`. Lookup: by external id, else by exact name.
+//! Key when read: the id as text; when written: the external id (DEPTID).
+//!
+//! ```json
+//! {"id": 6, "name": "Finance", "external_id": "10100", "active": true,
+//!  "location": {"id": 1, "name": "Head Office"}}
+//! ```
+//! Written documents take the same keys (`external_id` defaults to the
+//! document key; `location.id` defaults to the `department_location_id`
+//! setting, or to the existing department's location on update).
+
+use mlc_guest::{Doc, Failure, Written, fail};
+use serde_json::{Map, Value, json};
+
+use super::{Ctx, Info, ScanSpec, bad_input, check_keys, parse_body, reply_id};
+use crate::fields::{FieldError, Obj};
+
+/// Stream name.
+pub const NAME: &str = "departments";
+/// Collection path.
+pub const PATH: &str = "/api/v3/departments/";
+/// Permission needed to read.
+pub const PERMISSION_READ: &str = "view departments";
+/// Permission needed to write.
+pub const PERMISSION_WRITE: &str = "add and change departments";
+
+/// Stream description.
+pub const INFO: Info = Info {
+    name: NAME,
+    description: "Departments (cost centers), full scan (unchanged ones not emitted again); write creates or updates by \
+        id or external_id; lookup by external_id, else exact name. Doc: {id, name, external_id, active, \
+        location{id,name}}.",
+    primary_key: "id",
+    cursor_field: None,
+    read: true,
+    write: true,
+    lookup: true,
+};
+
+/// How the scan reads it.
+pub const SCAN: ScanSpec = ScanSpec {
+    path: PATH,
+    permission: PERMISSION_READ,
+    normalize,
+};
+
+/// Normalizes a `DepartmentRead`.
+pub fn normalize(raw: &Value) -> Result<(String, Value), FieldError> {
+    let o = Obj::new(raw)?;
+    let id = o.int("id")?;
+    let inner = || -> Result<Value, FieldError> {
+        Ok(json!({
+            "id": id,
+            "name": o.string("name")?,
+            "external_id": o.opt_str("external_id")?,
+            "active": o.opt_bool("active")?,
+            "location": super::accounts::location(o.opt_obj("branch")?)?,
+        }))
+    };
+    inner()
+        .map(|b| (id.to_string(), b))
+        .map_err(|e| e.within(format!("department {id}")))
+}
+
+const WRITE_KEYS: &[&str] = &["id", "name", "external_id", "active", "location"];
+
+/// A written department: the id to update (if given) and the request body
+/// without `branch` (decided by [`write`]).
+pub fn request_body(
+    doc_key: &str,
+    body: &Value,
+) -> Result<(Option<i64>, Option<i64>, Map<String, Value>), FieldError> {
+    let o = Obj::new(body)?;
+    let mut out = Map::new();
+    out.insert("name".into(), json!(o.string("name")?));
+    out.insert(
+        "external_id".into(),
+        json!(
+            o.opt_str("external_id")?
+                .unwrap_or_else(|| doc_key.to_string())
+        ),
+    );
+    if let Some(a) = o.opt_bool("active")? {
+        out.insert("active".into(), json!(a));
+    }
+    let location = o.opt_ref_id("location")?;
+    Ok((o.opt_int("id")?, location, out))
+}
+
+/// Finds a department: exact `external_id` first, else exact `name`. Returns (id, branch id).
+fn find(ctx: &Ctx<'_>, what: &str, key: &str) -> Result<Option<(i64, Option<i64>)>, Failure> {
+    let ids = |v: &Value| {
+        let id = v.get("id").and_then(Value::as_i64)?;
+        let branch = v
+            .get("branch")
+            .and_then(|b| b.get("id").or(Some(b)))
+            .and_then(Value::as_i64);
+        Some((id, branch))
+    };
+    let mut by_name = None;
+    let hit = ctx.client.find(
+        what,
+        PERMISSION_READ,
+        PATH,
+        &[("search", key.to_string())],
+        |v| {
+            if by_name.is_none() && v.get("name").and_then(Value::as_str) == Some(key) {
+                by_name = ids(v);
+            }
+            v.get("external_id").and_then(Value::as_str) == Some(key)
+        },
+    )?;
+    Ok(hit.as_ref().and_then(ids).or(by_name))
+}
+
+/// Finds a department by external id only (what a write keys on).
+fn find_by_external_id(
+    ctx: &Ctx<'_>,
+    what: &str,
+    external_id: &str,
+) -> Result<Option<(i64, Option<i64>)>, Failure> {
+    let hit = ctx.client.find(
+        what,
+        PERMISSION_READ,
+        PATH,
+        &[("search", external_id.to_string())],
+        |v| v.get("external_id").and_then(Value::as_str) == Some(external_id),
+    )?;
+    Ok(hit.and_then(|v| {
+        let id = v.get("id").and_then(Value::as_i64)?;
+        Some((
+            id,
+            v.get("branch")
+                .and_then(|b| b.get("id").or(Some(b)))
+                .and_then(Value::as_i64),
+        ))
+    }))
+}
+
+/// Creates or updates a department.
+pub fn write(ctx: &mut Ctx<'_>, doc: &Doc) -> Result<Written, Failure> {
+    let body = parse_body(NAME, doc)?;
+    check_keys(NAME, &doc.key, &body, WRITE_KEYS)?;
+    let (id, location, mut request) =
+        request_body(&doc.key, &body).map_err(|e| bad_input(NAME, &doc.key, e))?;
+    let what = format!("write {NAME} {}", doc.key);
+    let external_id = request
+        .get("external_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let existing = match id {
+        Some(id) => Some((id, None)),
+        None => find_by_external_id(ctx, &what, &external_id)?,
+    };
+    let default_location = ctx.client.target.settings.department_location_id;
+    let branch = location
+        .or(existing.and_then(|(_, b)| b))
+        .or(default_location)
+        .ok_or_else(|| {
+            fail::rejected(format!(
+                "{what}: no location for the department: set `location.id` in the document or `department_location_id` in the connection config"
+            ))
+        })?;
+    request.insert("branch".into(), json!(branch));
+    let reply = match existing {
+        Some((id, _)) => ctx.client.object(
+            &what,
+            PERMISSION_WRITE,
+            "PUT",
+            &format!("{PATH}{id}/"),
+            Some(&Value::Object(request)),
+        )?,
+        None => ctx.client.object(
+            &what,
+            PERMISSION_WRITE,
+            "POST",
+            PATH,
+            Some(&Value::Object(request)),
+        )?,
+    };
+    Ok(Written {
+        key: doc.key.clone(),
+        target_key: reply_id(&what, &reply)?.to_string(),
+    })
+}
+
+/// Finds the department whose external id (else name) is `key`.
+pub fn lookup(ctx: &mut Ctx<'_>, key: &str) -> Result<Option<String>, Failure> {
+    Ok(find(ctx, &format!("lookup {NAME} {key}"), key)?.map(|(id, _)| id.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spec_example_department_normalizes() {
+        // The OpenAPI example of DepartmentRead.
+        let raw = json!({"punchout_email": "punchout_email", "name": "name", "active": true, "external_id": "external_id",
+                         "id": 6, "branch": {"headquarter": true, "name": "name", "id": 1}, "is_active_for_account_code": true});
+        let (key, b) = normalize(&raw).unwrap();
+        assert_eq!(key, "6");
+        assert_eq!(
+            b,
+            json!({"id": 6, "name": "name", "external_id": "external_id", "active": true, "location": {"id": 1, "name": "name"}})
+        );
+    }
+
+    #[test]
+    fn department_without_name_is_a_bad_record() {
+        assert_eq!(
+            normalize(&json!({"id": 8, "name": null})).unwrap_err().0,
+            "department 8: `name` is missing"
+        );
+    }
+
+    #[test]
+    fn request_body_defaults_external_id_to_the_key() {
+        let (id, loc, req) = request_body(
+            "30100",
+            &json!({"name": "Maintenance", "active": true, "location": {"id": 2, "name": "Plant"}}),
+        )
+        .unwrap();
+        assert_eq!((id, loc), (None, Some(2)));
+        assert_eq!(
+            Value::Object(req),
+            json!({"name": "Maintenance", "external_id": "30100", "active": true})
+        );
+    }
+}
