@@ -5,3 +5,5 @@ mod containment;
 mod credentials;
 mod egress;
 mod loading;
+mod peoplesoft;
+mod procurify;

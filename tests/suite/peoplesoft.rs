@@ -1,0 +1,1 @@
+//! PeopleSoft connector through the host against the PeopleSoft emulator (being written).

@@ -1,0 +1,1 @@
+//! Procurify connector through the host against the Procurify emulator (being written).
