@@ -126,3 +126,126 @@ impl sink::Guest for Connector {
 
 #[cfg(target_arch = "wasm32")]
 mlc_guest::export!(Connector);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::script::Script;
+    use mlc_guest::Capabilities;
+
+    fn conn(config: &str) -> Connection {
+        Connection {
+            base_url: "http://127.0.0.1:9/".into(),
+            config: config.into(),
+        }
+    }
+
+    #[test]
+    fn spec_declares_oauth2_every_stream_and_a_parseable_schema() {
+        let s = spec();
+        assert_eq!(s.name, "procurify");
+        assert_eq!(s.auth_schemes, vec![AuthScheme::Oauth2ClientCredentials]);
+        let names: Vec<&str> = s.streams.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            names,
+            vec![
+                "approved_requisitions",
+                "ordered_items",
+                "purchase_orders",
+                "vendors",
+                "account_codes",
+                "departments",
+                "accounts",
+                "bills",
+                "purchase_order_closures"
+            ]
+        );
+        let caps = |n: &str| {
+            s.streams
+                .iter()
+                .find(|s| s.name == n)
+                .map(|s| s.capabilities)
+                .unwrap()
+        };
+        assert_eq!(
+            caps("vendors"),
+            Capabilities::READ | Capabilities::WRITE | Capabilities::LOOKUP
+        );
+        assert_eq!(
+            caps("purchase_order_closures"),
+            Capabilities::WRITE | Capabilities::LOOKUP
+        );
+        assert_eq!(caps("bills"), Capabilities::READ);
+        let schema: serde_json::Value = serde_json::from_str(&s.config_schema).unwrap();
+        assert_eq!(schema["properties"]["page_size"]["default"], 100);
+        assert!(s.streams.iter().all(|s| !s.description.is_empty()));
+    }
+
+    #[test]
+    fn check_makes_one_cheap_authenticated_call() {
+        let s = Script::default();
+        s.reply(200, r#"{"metadata":{"pagination":{"count":10,"next":"http://127.0.0.1:9/api/v3/account-codes/?page=2","previous":null,"page_size":1,"num_pages":10,"current_page":1}},"data":[{"id":3,"code":"610000","description":"Office"}]}"#);
+        check(&s, &conn("")).unwrap();
+        assert_eq!(s.lines(), vec!["GET /api/v3/account-codes/?page_size=1"]);
+    }
+
+    #[test]
+    fn check_maps_refusals_and_bad_settings() {
+        let s = Script::default();
+        s.reply(401, r#"{"detail":"Invalid token."}"#)
+            .reply(403, r#"{"detail":"Forbidden"}"#);
+        assert!(
+            matches!(check(&s, &conn("")), Err(Failure::Unauthorized(m)) if m.starts_with("check: GET /api/v3/account-codes/"))
+        );
+        assert!(
+            matches!(check(&s, &conn("")), Err(Failure::NotEnabled(m)) if m.contains("view account codes"))
+        );
+        match check(&s, &conn(r#"{"page_sise": 10}"#)) {
+            Err(Failure::Config(m)) => assert!(
+                m.starts_with("check: config has unknown setting `page_sise`"),
+                "{m}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        let bad_url = Connection {
+            base_url: "acme.procurify.com".into(),
+            config: String::new(),
+        };
+        assert!(matches!(check(&s, &bad_url), Err(Failure::Config(m)) if m.contains("base_url")));
+        assert_eq!(
+            s.lines().len(),
+            2,
+            "a bad config must not reach the network"
+        );
+    }
+
+    #[test]
+    fn instance_cache_is_reset_when_the_connection_changes() {
+        let s = Script::default();
+        s.reply(200, r#"{"data":{"id":7,"name":"A","external_id":"X"}}"#)
+            .reply(200, r#"{"data":{"id":7,"name":"B","external_id":"Y"}}"#);
+        let mut cache = Cache::default();
+        let needs = refs::Needs {
+            vendors: [7].into(),
+            ..Default::default()
+        };
+        let a = Connection {
+            base_url: "http://a.example".into(),
+            config: String::new(),
+        };
+        let b = Connection {
+            base_url: "http://b.example".into(),
+            config: String::new(),
+        };
+        let name_a = with_ctx(&s, &mut cache, "t", &a, |ctx| {
+            ctx.cache.resolve(&ctx.client, "t", &needs)
+        })
+        .unwrap();
+        let name_b = with_ctx(&s, &mut cache, "t", &b, |ctx| {
+            ctx.cache.resolve(&ctx.client, "t", &needs)
+        })
+        .unwrap();
+        assert_eq!(name_a.vendors[&7].name.as_deref(), Some("A"));
+        assert_eq!(name_b.vendors[&7].name.as_deref(), Some("B"));
+    }
+}

@@ -67,12 +67,19 @@ pub fn normalize(raw: &Value) -> Result<(String, Value), FieldError> {
 
 const WRITE_KEYS: &[&str] = &["id", "name", "external_id", "active", "location"];
 
-/// A written department: the id to update (if given) and the request body
-/// without `branch` (decided by [`write`]).
-pub fn request_body(
-    doc_key: &str,
-    body: &Value,
-) -> Result<(Option<i64>, Option<i64>, Map<String, Value>), FieldError> {
+/// A written department as Procurify needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeptRequest {
+    /// Procurify id to update, when the document gives one.
+    pub id: Option<i64>,
+    /// Location (branch) id, when the document gives one.
+    pub location: Option<i64>,
+    /// Request fields other than `branch` (decided by [`write`]).
+    pub fields: Map<String, Value>,
+}
+
+/// Reads a written department document.
+pub fn request_body(doc_key: &str, body: &Value) -> Result<DeptRequest, FieldError> {
     let o = Obj::new(body)?;
     let mut out = Map::new();
     out.insert("name".into(), json!(o.string("name")?));
@@ -86,8 +93,11 @@ pub fn request_body(
     if let Some(a) = o.opt_bool("active")? {
         out.insert("active".into(), json!(a));
     }
-    let location = o.opt_ref_id("location")?;
-    Ok((o.opt_int("id")?, location, out))
+    Ok(DeptRequest {
+        id: o.opt_int("id")?,
+        location: o.opt_ref_id("location")?,
+        fields: out,
+    })
 }
 
 /// Finds a department: exact `external_id` first, else exact `name`. Returns (id, branch id).
@@ -144,8 +154,11 @@ fn find_by_external_id(
 pub fn write(ctx: &mut Ctx<'_>, doc: &Doc) -> Result<Written, Failure> {
     let body = parse_body(NAME, doc)?;
     check_keys(NAME, &doc.key, &body, WRITE_KEYS)?;
-    let (id, location, mut request) =
-        request_body(&doc.key, &body).map_err(|e| bad_input(NAME, &doc.key, e))?;
+    let DeptRequest {
+        id,
+        location,
+        fields: mut request,
+    } = request_body(&doc.key, &body).map_err(|e| bad_input(NAME, &doc.key, e))?;
     let what = format!("write {NAME} {}", doc.key);
     let external_id = request
         .get("external_id")
@@ -220,7 +233,11 @@ mod tests {
 
     #[test]
     fn request_body_defaults_external_id_to_the_key() {
-        let (id, loc, req) = request_body(
+        let DeptRequest {
+            id,
+            location: loc,
+            fields: req,
+        } = request_body(
             "30100",
             &json!({"name": "Maintenance", "active": true, "location": {"id": 2, "name": "Plant"}}),
         )

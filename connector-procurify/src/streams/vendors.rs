@@ -247,10 +247,11 @@ pub fn write(ctx: &mut Ctx<'_>, doc: &Doc) -> Result<Written, Failure> {
             Some(&Value::Object(request)),
         )?,
         None => {
-            if !request
+            let named = request
                 .get("name")
-                .is_some_and(|n| n.as_str().is_some_and(|s| !s.trim().is_empty()))
-            {
+                .and_then(Value::as_str)
+                .is_some_and(|s| !s.trim().is_empty());
+            if !named {
                 return Err(bad_input(
                     NAME,
                     &doc.key,
