@@ -451,7 +451,7 @@ impl ProcurifyState {
             items: Vec::new(),
             purchase_orders: Vec::new(),
             bills: Vec::new(),
-            rng: StdRng::seed_from_u64(seed ^ 0x5eed_0f_9a7c),
+            rng: StdRng::seed_from_u64(seed ^ 0x005e_ed0f_9a7c),
             clock: generated_at,
         }
     }
