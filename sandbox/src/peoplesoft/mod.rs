@@ -13,7 +13,7 @@ mod model;
 mod qas;
 mod soap;
 mod wsdl;
-mod xml;
+pub mod xml;
 
 use std::io;
 use std::net::SocketAddr;

@@ -3,7 +3,7 @@
 
 use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::{BytesStart, Event};
-use quick_xml::name::ResolveResult;
+use quick_xml::name::{PrefixDeclaration, ResolveResult};
 use quick_xml::reader::NsReader;
 
 /// Deepest element nesting accepted; a PO is at most ~8 levels inside a SOAP
@@ -20,6 +20,10 @@ pub struct Element {
     pub local: String,
     /// Attributes other than namespace declarations: (namespace, local name, value).
     pub attrs: Vec<(Option<String>, String, String)>,
+    /// Namespace declarations made on this element: (prefix, URI), prefix `""`
+    /// for the default namespace. Needed to resolve QNames inside attribute
+    /// values (WSDL `element="prefix:Name"`).
+    pub ns_decls: Vec<(String, String)>,
     /// Child elements in document order.
     pub children: Vec<Element>,
     /// The element's own character data.
@@ -48,6 +52,24 @@ impl Element {
             .iter()
             .find(|(_, name, _)| name == local)
             .map(|(_, _, v)| v.as_str())
+    }
+
+    /// The first element child in document order, if any.
+    pub fn first_child(&self) -> Option<&Element> {
+        self.children.first()
+    }
+
+    /// Every descendant (depth first, document order) with local name `local`.
+    pub fn descendants<'a>(&'a self, local: &'a str) -> Vec<&'a Element> {
+        let mut out = Vec::new();
+        let mut stack: Vec<&Element> = self.children.iter().rev().collect();
+        while let Some(e) = stack.pop() {
+            if e.local == local {
+                out.push(e);
+            }
+            stack.extend(e.children.iter().rev());
+        }
+        out
     }
 
     /// `true` when the element is `{ns}local`.
@@ -173,9 +195,19 @@ fn element(
 ) -> Result<Element, XmlError> {
     let local = utf8(start.local_name().as_ref())?;
     let mut attrs = Vec::new();
+    let mut ns_decls = Vec::new();
     for attr in start.attributes() {
         let attr = attr.map_err(|e| XmlError::Malformed(e.to_string()))?;
-        if attr.key.as_namespace_binding().is_some() {
+        if let Some(binding) = attr.key.as_namespace_binding() {
+            let prefix = match binding {
+                PrefixDeclaration::Default => String::new(),
+                PrefixDeclaration::Named(prefix) => utf8(prefix)?,
+            };
+            let uri = attr
+                .unescape_value()
+                .map_err(|e| XmlError::Malformed(e.to_string()))?
+                .into_owned();
+            ns_decls.push((prefix, uri));
             continue;
         }
         let (attr_ns, attr_local) = reader.resolve_attribute(attr.key);
@@ -190,6 +222,7 @@ fn element(
         ns,
         local,
         attrs,
+        ns_decls,
         children: Vec::new(),
         text: String::new(),
     })
