@@ -46,12 +46,26 @@ fn page_body() -> String {
 fn refs() -> Refs {
     let mut r = Refs::default();
     for v in 1..=VENDORS {
-        r.vendors.insert(v, VendorRef { id: v, name: Some(format!("Vendor {v}")), external_id: Some(format!("{v:010}")) });
+        r.vendors.insert(
+            v,
+            VendorRef {
+                id: v,
+                name: Some(format!("Vendor {v}")),
+                external_id: Some(format!("{v:010}")),
+            },
+        );
     }
     for a in 1..=ACCOUNTS {
         r.accounts.insert(a, account(a));
     }
-    r.currencies.insert(1, CurrencyRef { id: Some(1), code: Some("USD".into()), rate: Some("1".into()) });
+    r.currencies.insert(
+        1,
+        CurrencyRef {
+            id: Some(1),
+            code: Some("USD".into()),
+            rate: Some("1".into()),
+        },
+    );
     r
 }
 
@@ -61,7 +75,11 @@ fn account(a: i64) -> AccountRef {
         account_code_id: Some(a),
         code: Some(format!("6{a:05}")),
         description: Some("Office Supplies".into()),
-        department: Some(DepartmentRef { id: a, name: Some("Finance".into()), external_id: Some("10100".into()) }),
+        department: Some(DepartmentRef {
+            id: a,
+            name: Some("Finance".into()),
+            external_id: Some("10100".into()),
+        }),
     }
 }
 
@@ -88,7 +106,11 @@ impl Remote for Canned {
             json!({"metadata": {"pagination": {"next": null}}, "data": [{"id": 1, "name": "USD", "rate": "1.000000"}]})
                 .to_string()
         };
-        Ok(Response { status: 200, headers: Vec::new(), body: body.into_bytes() })
+        Ok(Response {
+            status: 200,
+            headers: Vec::new(),
+            body: body.into_bytes(),
+        })
     }
     fn now_ms(&self) -> u64 {
         0
@@ -135,14 +157,23 @@ fn main() {
     for _ in 0..runs {
         black_box(pure(black_box(&body)));
     }
-    report("normalize (parse + normalize + serialize)", runs, start.elapsed(), body.len());
+    report(
+        "normalize (parse + normalize + serialize)",
+        runs,
+        start.elapsed(),
+        body.len(),
+    );
 
     // Whole read call through the stream driver with a warm cache.
-    let target = config::resolve("http://127.0.0.1:9", r#"{"page_size": 1000}"#).expect("bench config");
+    let target =
+        config::resolve("http://127.0.0.1:9", r#"{"page_size": 1000}"#).expect("bench config");
     let remote = Canned { page: body.clone() };
     let mut cache = Cache::default();
     let mut read = || {
-        let mut ctx = Ctx { client: Client::new(&remote, &target), cache: &mut cache };
+        let mut ctx = Ctx {
+            client: Client::new(&remote, &target),
+            cache: &mut cache,
+        };
         let page = streams::read(&mut ctx, "ordered_items", None).expect("bench read");
         assert_eq!(page.docs.len(), ITEMS);
         black_box(page.docs.len())
@@ -152,5 +183,10 @@ fn main() {
     for _ in 0..runs {
         read();
     }
-    report("read ordered_items (driver, warm cache)", runs, start.elapsed(), body.len());
+    report(
+        "read ordered_items (driver, warm cache)",
+        runs,
+        start.elapsed(),
+        body.len(),
+    );
 }

@@ -138,6 +138,18 @@ pub fn page_of(next: &str) -> Option<u32> {
         .and_then(|(_, v)| v.parse().ok())
 }
 
+/// The page to read after `current`, given the reply's `next` URL: its
+/// `page` parameter when it moves forward, else `current + 1`.
+pub fn next_page(current: u32, next: &str) -> u32 {
+    page_of(next)
+        .filter(|p| *p > current)
+        .unwrap_or(current.saturating_add(1))
+}
+
+/// Pages a single lookup or reference load follows at most: a server that
+/// keeps answering `next` must not hold a call forever.
+pub const MAX_PAGES: u32 = 10_000;
+
 /// What a 404 means for the call that got it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Subject {
@@ -350,6 +362,17 @@ mod tests {
         assert_eq!(parse_single(br#"{"id":3}"#).unwrap(), json!({"id": 3}));
         assert!(parse_single(br#"[1]"#).is_err());
         assert!(parse_single(br#"{"data":[1]}"#).is_err());
+    }
+
+    #[test]
+    fn next_page_moves_forward_even_when_next_is_odd() {
+        assert_eq!(next_page(1, "http://h/x/?page=2"), 2);
+        assert_eq!(
+            next_page(3, "http://h/x/?page=3"),
+            4,
+            "a next that repeats the page must not loop"
+        );
+        assert_eq!(next_page(3, "http://h/x/?offset=300"), 4);
     }
 
     #[test]

@@ -128,6 +128,38 @@ impl<'a> Client<'a> {
             .map_err(|e| fail::protocol(format!("{what}: {method} {path}: {e}")))
     }
 
+    /// Reads a list from page 1 (with `page_size` from the settings), handing
+    /// each page's records to `each` until it returns false or the pages end.
+    pub fn each_page(
+        &self,
+        what: &str,
+        permission: &str,
+        path: &str,
+        query: &[(&str, String)],
+        mut each: impl FnMut(Vec<Value>) -> bool,
+    ) -> Result<(), Failure> {
+        let mut page = 1u32;
+        loop {
+            if page > api::MAX_PAGES {
+                return Err(fail::protocol(format!(
+                    "{what}: GET {path}: still a `next` page after {} pages; stopped",
+                    api::MAX_PAGES
+                )));
+            }
+            let mut q: Vec<(&str, String)> = query.to_vec();
+            q.push(("page_size", self.target.settings.page_size.to_string()));
+            q.push(("page", page.to_string()));
+            let listed = self.list(&format!("{what}: page {page}"), permission, path, &q)?;
+            if !each(listed.data) {
+                return Ok(());
+            }
+            match listed.next {
+                Some(next) => page = api::next_page(page, &next),
+                None => return Ok(()),
+            }
+        }
+    }
+
     /// Follows a list (from page 1) until `pick` returns a record or the
     /// pages end. With a server-side filter in `query` this is one call; the
     /// predicate keeps the match exact either way.
@@ -139,24 +171,12 @@ impl<'a> Client<'a> {
         query: &[(&str, String)],
         mut pick: impl FnMut(&Value) -> bool,
     ) -> Result<Option<Value>, Failure> {
-        let mut page = 1u32;
-        loop {
-            let mut q: Vec<(&str, String)> = query.to_vec();
-            q.push(("page_size", self.target.settings.page_size.to_string()));
-            q.push(("page", page.to_string()));
-            let listed = self.list(&format!("{what}: page {page}"), permission, path, &q)?;
-            if let Some(hit) = listed.data.into_iter().find(|v| pick(v)) {
-                return Ok(Some(hit));
-            }
-            match listed.next {
-                Some(next) => {
-                    page = api::page_of(&next)
-                        .filter(|p| *p > page)
-                        .unwrap_or(page + 1)
-                }
-                None => return Ok(None),
-            }
-        }
+        let mut hit = None;
+        self.each_page(what, permission, path, query, |data| {
+            hit = data.into_iter().find(|v| pick(v));
+            hit.is_none()
+        })?;
+        Ok(hit)
     }
 
     /// Logs through the remote.
@@ -317,6 +337,40 @@ mod tests {
         let page = c.list("r", "p", "/api/v3/vendors/", &[]).unwrap();
         assert!(page.data.is_empty());
         assert_eq!(page.next, None);
+    }
+
+    /// Answers every request with a page that has a `next`.
+    struct Endless;
+
+    impl Remote for Endless {
+        fn send(&self, _request: &Request) -> Result<Response, SendError> {
+            Ok(Response {
+                status: 200,
+                headers: Vec::new(),
+                body: br#"{"metadata":{"pagination":{"next":"http://h/x/?page=1"}},"data":[]}"#
+                    .to_vec(),
+            })
+        }
+        fn now_ms(&self) -> u64 {
+            0
+        }
+        fn log(&self, _level: Level, _message: &str) {}
+    }
+
+    #[test]
+    fn a_list_that_never_ends_is_stopped_with_a_protocol_failure() {
+        let t = target();
+        let c = Client::new(&Endless, &t);
+        match c.find(
+            "lookup vendors X",
+            "view vendors",
+            "/api/v3/vendors/",
+            &[],
+            |_| false,
+        ) {
+            Err(Failure::Protocol(m)) => assert!(m.contains("after 10000 pages"), "{m}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

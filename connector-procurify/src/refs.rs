@@ -259,28 +259,18 @@ impl Cache {
             .get(&id)
             .is_some_and(|s| s.at_ms == now && s.value.is_some());
         if !found && filter_ignored {
-            let mut n = 1u32;
-            loop {
-                let q = [
-                    ("page_size", client.target.settings.page_size.to_string()),
-                    ("page", n.to_string()),
-                ];
-                let page = client.list(
-                    &format!("{what}: all accounts page {n}"),
-                    PERMISSION_ACCOUNTS,
-                    path,
-                    &q,
-                )?;
-                self.remember_accounts(client, &page.data, now);
-                match page.next {
-                    Some(next) => {
-                        n = crate::api::page_of(&next)
-                            .filter(|p| *p > n)
-                            .unwrap_or(n + 1)
-                    }
-                    None => break,
-                }
-            }
+            let mut all = Vec::new();
+            client.each_page(
+                &format!("{what}: all accounts"),
+                PERMISSION_ACCOUNTS,
+                path,
+                &[],
+                |data| {
+                    all.extend(data);
+                    true
+                },
+            )?;
+            self.remember_accounts(client, &all, now);
         }
         let entry = self.accounts.entry(id).or_insert(Stamped {
             at_ms: now,
@@ -357,34 +347,23 @@ fn fetch_vendor(client: &Client<'_>, what: &str, id: i64) -> Result<Option<Vendo
 
 fn fetch_currencies(client: &Client<'_>, what: &str) -> Result<HashMap<i64, CurrencyRef>, Failure> {
     let mut all = HashMap::new();
-    let mut n = 1u32;
-    loop {
-        let q = [
-            ("page_size", client.target.settings.page_size.to_string()),
-            ("page", n.to_string()),
-        ];
-        let page = client.list(
-            &format!("{what}: currencies page {n}"),
-            "view currencies",
-            "/api/v2/currencies/",
-            &q,
-        )?;
-        for raw in &page.data {
-            if let Ok(c) = Obj::new(raw).and_then(CurrencyRef::parse)
-                && let Some(id) = c.id
-            {
-                all.insert(id, c);
+    client.each_page(
+        &format!("{what}: currencies"),
+        "view currencies",
+        "/api/v2/currencies/",
+        &[],
+        |data| {
+            for raw in &data {
+                if let Ok(c) = Obj::new(raw).and_then(CurrencyRef::parse)
+                    && let Some(id) = c.id
+                {
+                    all.insert(id, c);
+                }
             }
-        }
-        match page.next {
-            Some(next) => {
-                n = crate::api::page_of(&next)
-                    .filter(|p| *p > n)
-                    .unwrap_or(n + 1)
-            }
-            None => return Ok(all),
-        }
-    }
+            true
+        },
+    )?;
+    Ok(all)
 }
 
 #[cfg(test)]

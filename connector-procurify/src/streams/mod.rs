@@ -15,6 +15,7 @@ pub mod purchase_orders;
 pub mod requisitions;
 pub mod vendors;
 
+use mlc_guest::host::Level;
 use mlc_guest::{BadRecord, Capabilities, Doc, Failure, Page, StreamSpec, Written, fail};
 use serde_json::Value;
 
@@ -266,13 +267,35 @@ fn incremental(
     match fetched.next {
         Some(next) => {
             let n = cursor.page;
-            cursor.advance(api::page_of(&next).filter(|p| *p > n).unwrap_or(n + 1));
+            cursor.advance(api::next_page(n, &next));
             page.more = true;
         }
         None => cursor.finish_pass(overlap),
     }
+    log_page(ctx, stream, &what, &page);
     page.cursor = Some(Cursor::Incremental(cursor).encode());
     Ok(page)
+}
+
+fn log_page(ctx: &Ctx<'_>, stream: &str, what: &str, page: &Page) {
+    ctx.client.log(
+        Level::Debug,
+        &format!(
+            "stream={stream} docs={} bad_records={} more={}: {what} read",
+            page.docs.len(),
+            page.bad_records.len(),
+            page.more
+        ),
+    );
+    for bad in &page.bad_records {
+        ctx.client.log(
+            Level::Warn,
+            &format!(
+                "stream={stream} key={}: {what}: bad record: {}",
+                bad.key, bad.reason
+            ),
+        );
+    }
 }
 
 /// How a full-scan stream reads and normalizes its records.
@@ -327,11 +350,12 @@ fn scan(
     match next {
         Some(next) => {
             let n = cursor.page;
-            cursor.page = api::page_of(&next).filter(|p| *p > n).unwrap_or(n + 1);
+            cursor.page = api::next_page(n, &next);
             page.more = true;
         }
         None => cursor.finish_pass(),
     }
+    log_page(ctx, stream, &what, &page);
     page.cursor = Some(Cursor::Scan(cursor).encode());
     Ok(page)
 }
@@ -502,6 +526,14 @@ mod tests {
             .iter()
             .map(|b| (b.key.as_str(), b.reason.as_str()))
             .collect();
+        assert_eq!(
+            s.logs
+                .borrow()
+                .iter()
+                .filter(|l| l.contains("bad record"))
+                .count(),
+            3
+        );
         assert_eq!(
             bad,
             vec![

@@ -162,29 +162,22 @@ pub fn assemble(header: Header, raw_lines: &[Value], refs: &crate::refs::Refs) -
 /// Every line of requisition `num`, following the item list's pages.
 fn fetch_lines(ctx: &Ctx<'_>, what: &str, num: i64) -> Result<Vec<Value>, Failure> {
     let mut all = Vec::new();
-    let mut page = 1u32;
-    loop {
-        let query = page_query(&ctx.client, page, vec![("orderNum", num.to_string())]);
-        let listed = ctx.client.list(
-            &format!("{what}: requisition {num} lines page {page}"),
-            PERMISSION,
-            LINES_PATH,
-            &query,
-        )?;
-        // Keep only this requisition's lines, in case the filter was not applied.
-        all.extend(listed.data.into_iter().filter(|l| match l.get("orderNum") {
-            Some(Value::Number(n)) => n.as_i64() == Some(num),
-            _ => true,
-        }));
-        match listed.next {
-            Some(next) => {
-                page = crate::api::page_of(&next)
-                    .filter(|p| *p > page)
-                    .unwrap_or(page + 1)
-            }
-            None => return Ok(all),
-        }
-    }
+    let query = [("orderNum", num.to_string())];
+    ctx.client.each_page(
+        &format!("{what}: requisition {num} lines"),
+        PERMISSION,
+        LINES_PATH,
+        &query,
+        |data| {
+            // Keep only this requisition's lines, in case the filter was not applied.
+            all.extend(data.into_iter().filter(|l| match l.get("orderNum") {
+                Some(Value::Number(n)) => n.as_i64() == Some(num),
+                _ => true,
+            }));
+            true
+        },
+    )?;
+    Ok(all)
 }
 
 /// Reads one page of approved requisitions with their lines.
