@@ -206,7 +206,7 @@ pub fn schema() -> Value {
             },
             "since": {
                 "type": "string",
-                "description": "Start of the first pass of incremental streams (YYYY-MM-DD or RFC 3339); omitted: read everything."
+                "description": "Start of the first pass of incremental streams (YYYY-MM-DD or RFC 3339), used only while a flow has no cursor yet; omitted: read everything."
             },
             "purchase_order_role": {
                 "type": "string", "enum": PO_ROLES, "default": "purchased",

@@ -594,6 +594,65 @@ mod tests {
         }
     }
 
+    fn assert_snake_case(value: &Value, path: &str) {
+        match value {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    assert!(
+                        !k.is_empty()
+                            && k.bytes()
+                                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+                        "key {path}.{k} is not snake_case"
+                    );
+                    assert_snake_case(v, &format!("{path}.{k}"));
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| assert_snake_case(v, path)),
+            // Money, quantities and times are strings; a float would be a bug.
+            Value::Number(n) => assert!(
+                n.is_i64() || n.is_u64(),
+                "{path} is a non-integer number {n}"
+            ),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn documents_use_snake_case_keys_and_no_floats() {
+        let items: Value =
+            serde_json::from_str(include_str!("../../tests/fixtures/order_items_page.json"))
+                .unwrap();
+        let refs = crate::refs::Refs::default();
+        let line = lines::normalize(&items["data"][0], &refs, None).unwrap();
+        assert_snake_case(&line.body, "line");
+        let po: Value = serde_json::from_str(include_str!(
+            "../../tests/fixtures/purchase_order_detail.json"
+        ))
+        .unwrap();
+        assert_snake_case(
+            &purchase_orders::normalize(&po["data"], &refs).unwrap().1,
+            "po",
+        );
+        let orders: Value =
+            serde_json::from_str(include_str!("../../tests/fixtures/orders_page.json")).unwrap();
+        assert_snake_case(
+            &requisitions::header(&orders["data"][0]).unwrap().body,
+            "requisition",
+        );
+        let codes = crate::api::parse_list(include_bytes!(
+            "../../tests/fixtures/account_codes_page1.json"
+        ))
+        .unwrap();
+        assert_snake_case(
+            &account_codes::normalize(&codes.data[0]).unwrap().1,
+            "account_code",
+        );
+        let vendor = json!({"id": 7, "name": "A", "addressLineOne": "x", "phoneOne": "1", "postalCode": "2", "email": [], "dateModified": "2026-01-01T00:00:00Z"});
+        assert_snake_case(&vendors::normalize(&vendor).unwrap().1, "vendor");
+        let bill = json!({"id": 1, "total_cost_with_tax": 10.25, "vendor": {"id": 1, "name": "A"}, "currency": {"id": 1, "name": "USD", "rate": "1"}});
+        assert_snake_case(&bills::normalize(&bill).unwrap().1, "bill");
+    }
+
     #[test]
     fn purchase_orders_are_listed_by_role_and_status_then_read_in_full() {
         let t = target(r#"{"purchase_order_role": "receivable", "purchase_order_status": "open"}"#);
