@@ -169,21 +169,26 @@ pub fn read_wsdl_reply<'a>(
             format!("{}: 429 Too Many Requests", ctx.operation),
         ));
     }
-    if let Ok(root) = xml::parse(body)
-        && let Some(fault) = find_fault(&root)
-        && let Classified::Failure(f) = classify(&fault, ctx)
-    {
-        return Err(refine_by_status(f, status, &fault, ctx));
-    }
+    let fault = xml::parse(body).ok().and_then(|root| find_fault(&root));
     if status == 404 {
+        // The gateway answers 404 (with an IBResponse numbered like a contact
+        // error) for a service it does not publish: a setup step, not a retry.
         let service = match &ctx.kind {
             CallKind::Wsdl(s) => s.as_str(),
             _ => ctx.operation.as_str(),
         };
+        let said = fault
+            .map(|f| format!(" [{}]", f.text()))
+            .unwrap_or_default();
         return Err(fail::not_enabled(format!(
-            "service {service} has no WSDL on node {} (HTTP 404): activate the service and its operations in Integration Broker and make sure node {} is the database's default local node",
-            ctx.node, ctx.node
+            "service {service} has no published WSDL on node {node} (HTTP 404): activate and publish its service operations in Integration Broker, and check that {node} is the database's default local node{said}",
+            node = ctx.node
         )));
+    }
+    if let Some(fault) = fault
+        && let Classified::Failure(f) = classify(&fault, ctx)
+    {
+        return Err(refine_by_status(f, status, &fault, ctx));
     }
     Err(status_failure(status, body, ctx, None))
 }
@@ -322,6 +327,12 @@ fn classify(fault: &Fault, ctx: &CallContext) -> Classified {
         let node = token_after(&text, "to node ").unwrap_or_else(|| ctx.node.clone());
         return Classified::Failure(fail::not_enabled(format!(
             "create/activate an any-to-local routing for {op} on node {node} [{text}]"
+        )));
+    }
+    if is(158, 10623) || lower.contains("node definition") {
+        return Classified::Failure(fail::config(format!(
+            "the gateway does not know node {}: check connection.config.node (the database's default local node) [{text}]",
+            ctx.node
         )));
     }
     if is(158, 10721)
@@ -658,6 +669,18 @@ mod tests {
     }
 
     #[test]
+    fn unknown_node_is_a_config_failure() {
+        let f = failure_of(
+            "Integration Gateway - Unable to find a node definition for PSFT_XX: the node is not configured. (158,10623)",
+            CallKind::Create,
+        );
+        assert!(
+            matches!(&f, Failure::Config(m) if m.contains("node")),
+            "{f:?}"
+        );
+    }
+
+    #[test]
     fn message_numbers_are_read_from_the_end() {
         assert_eq!(
             message_numbers("User password failed. (158,45)"),
@@ -677,6 +700,15 @@ mod tests {
         let f = read_wsdl_reply(404, b"Not Found", &c).unwrap_err();
         assert!(
             matches!(&f, Failure::NotEnabled(m) if m.contains("CI_DEPT_CF")),
+            "{f:?}"
+        );
+        // Even when the 404 carries a gateway fault numbered like a contact error.
+        let said = ib_fault_xml(
+            "Integration Gateway - no published WSDL for service CI_DEPT_CF on node PSFT_EP. (158,10721)",
+        );
+        let f = read_wsdl_reply(404, said.as_bytes(), &c).unwrap_err();
+        assert!(
+            matches!(&f, Failure::NotEnabled(m) if m.contains("no published WSDL")),
             "{f:?}"
         );
         let f = read_wsdl_reply(
