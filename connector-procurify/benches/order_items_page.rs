@@ -118,13 +118,39 @@ impl Remote for Canned {
     fn log(&self, _level: Level, _message: &str) {}
 }
 
-fn report(label: &str, runs: u32, total: std::time::Duration, bytes: usize) {
+/// CPU seconds this process has used (user + system), from /proc on Linux:
+/// on a shared, loaded machine it is a steadier figure than wall time.
+fn cpu_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesized command name; utime and stime are 14th and 15th overall.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0) // USER_HZ is 100 on Linux
+}
+
+fn report(label: &str, runs: u32, total: std::time::Duration, cpu: Option<f64>, bytes: usize) {
     let per_page = total / runs;
+    let cpu = cpu.map_or("n/a".to_string(), |c| {
+        format!("{:.3} ms", c * 1e3 / f64::from(runs))
+    });
     println!(
-        "{label}: {runs} runs, {:.3} ms per {ITEMS}-item page, {:.2} us per item, page body {bytes} bytes",
+        "{label}: {runs} runs, wall {:.3} ms per {ITEMS}-item page ({:.2} us per item), cpu {cpu} per page, page body {bytes} bytes",
         per_page.as_secs_f64() * 1e3,
         per_page.as_secs_f64() * 1e6 / ITEMS as f64,
     );
+}
+
+/// Runs `f` `runs` times and reports wall and CPU time.
+fn measure(label: &str, runs: u32, bytes: usize, mut f: impl FnMut()) {
+    let cpu0 = cpu_secs();
+    let start = Instant::now();
+    for _ in 0..runs {
+        f();
+    }
+    let wall = start.elapsed();
+    let cpu = cpu0.zip(cpu_secs()).map(|(a, b)| b - a);
+    report(label, runs, wall, cpu, bytes);
 }
 
 fn main() {
@@ -133,11 +159,9 @@ fn main() {
     let runs = 50;
 
     // Envelope parse alone (serde_json), the floor under everything else.
-    let start = Instant::now();
-    for _ in 0..runs {
+    measure("parse envelope only", runs, body.len(), || {
         black_box(api::parse_list(black_box(body.as_bytes())).expect("bench page parses"));
-    }
-    report("parse envelope only", runs, start.elapsed(), body.len());
+    });
 
     // Pure step: envelope parse + normalize + document serialization.
     let pure = |body: &str| {
@@ -153,15 +177,13 @@ fn main() {
         black_box(docs)
     };
     pure(&body); // warm-up
-    let start = Instant::now();
-    for _ in 0..runs {
-        black_box(pure(black_box(&body)));
-    }
-    report(
+    measure(
         "normalize (parse + normalize + serialize)",
         runs,
-        start.elapsed(),
         body.len(),
+        || {
+            black_box(pure(black_box(&body)));
+        },
     );
 
     // Whole read call through the stream driver with a warm cache.
@@ -179,14 +201,12 @@ fn main() {
         black_box(page.docs.len())
     };
     read(); // fills the reference cache
-    let start = Instant::now();
-    for _ in 0..runs {
-        read();
-    }
-    report(
+    measure(
         "read ordered_items (driver, warm cache)",
         runs,
-        start.elapsed(),
         body.len(),
+        || {
+            read();
+        },
     );
 }
