@@ -500,3 +500,23 @@ fn wsdls_are_fetched_once_per_instance() {
         "second lookup refetched the WSDL"
     );
 }
+
+#[test]
+fn soap_12_requests_work_end_to_end() {
+    let env = EmulatorEnv::new(PeopleSoftConfig::default(), Auth::Basic);
+    let cfg = Config::parse(
+        "http://ps.sandbox:8000",
+        r#"{"node":"PSFT_EP","business_unit":"US001","soap_version":"1.2"}"#,
+    )
+    .unwrap();
+    let cache = WsdlCache::default();
+    let client = Client::new(&cfg, &env, &cache);
+    let w = streams::write(&client, "purchase_orders", &po_doc("REQ-12", "0000000103")).unwrap();
+    assert_eq!(
+        streams::lookup(&client, "purchase_orders", "REQ-12").unwrap(),
+        Some(w.target_key)
+    );
+    let bad = EmulatorEnv::new(PeopleSoftConfig::default(), Auth::Basic).with_password("nope");
+    let r = streams::read(&Client::new(&cfg, &bad, &cache), "accounts", None);
+    assert!(matches!(r, Err(Failure::Unauthorized(_))), "{r:?}");
+}
