@@ -3,7 +3,7 @@
 //! per-instance cache filled on demand so each id costs one call per
 //! [`TTL_MS`], not one per line.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use mlc_guest::Failure;
 use mlc_guest::host::Level;
@@ -138,11 +138,11 @@ impl CurrencyRef {
 #[derive(Debug, Clone, Default)]
 pub struct Refs {
     /// Vendors by id.
-    pub vendors: HashMap<i64, VendorRef>,
+    pub vendors: BTreeMap<i64, VendorRef>,
     /// Accounts by id.
-    pub accounts: HashMap<i64, AccountRef>,
+    pub accounts: BTreeMap<i64, AccountRef>,
     /// Currencies by id.
-    pub currencies: HashMap<i64, CurrencyRef>,
+    pub currencies: BTreeMap<i64, CurrencyRef>,
 }
 
 /// Ids a batch of records needs resolved.
@@ -162,12 +162,13 @@ struct Stamped<T> {
 }
 
 /// Per-instance cache of references; `None` values remember "not found".
+/// (`BTreeMap`, not `HashMap`: no random hash seed, so no `wasi:random` import.)
 #[derive(Default)]
 pub struct Cache {
     base_url: String,
-    vendors: HashMap<i64, Stamped<Option<VendorRef>>>,
-    accounts: HashMap<i64, Stamped<Option<AccountRef>>>,
-    currencies: Option<Stamped<HashMap<i64, CurrencyRef>>>,
+    vendors: BTreeMap<i64, Stamped<Option<VendorRef>>>,
+    accounts: BTreeMap<i64, Stamped<Option<AccountRef>>>,
+    currencies: Option<Stamped<BTreeMap<i64, CurrencyRef>>>,
 }
 
 impl Cache {
@@ -345,8 +346,11 @@ fn fetch_vendor(client: &Client<'_>, what: &str, id: i64) -> Result<Option<Vendo
     }
 }
 
-fn fetch_currencies(client: &Client<'_>, what: &str) -> Result<HashMap<i64, CurrencyRef>, Failure> {
-    let mut all = HashMap::new();
+fn fetch_currencies(
+    client: &Client<'_>,
+    what: &str,
+) -> Result<BTreeMap<i64, CurrencyRef>, Failure> {
+    let mut all = BTreeMap::new();
     client.each_page(
         &format!("{what}: currencies"),
         "view currencies",
