@@ -861,3 +861,151 @@ fn add_effective_row(
     rows.sort_by(|a, b| (&a.setid, &a.value, a.effdt).cmp(&(&b.setid, &b.value, b.effdt)));
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use http::{HeaderMap, HeaderValue};
+
+    fn request(
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        headers: &[(&'static str, &str)],
+        body: &str,
+    ) -> Request {
+        let mut map = HeaderMap::new();
+        for (k, v) in headers {
+            map.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        Request {
+            method,
+            path: path.to_owned(),
+            query: query
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            headers: map,
+            body: Bytes::from(body.to_owned()),
+            origin: "http://psft.example:8000".to_owned(),
+        }
+    }
+
+    fn site() -> PeopleSoftEmulator {
+        PeopleSoftEmulator::new(PeopleSoftConfig::default())
+    }
+
+    #[test]
+    fn paths_outside_the_gateway_are_404() {
+        let response = site().handle(&request(
+            Method::GET,
+            "/PSIGW/HttpListeningConnector",
+            &[],
+            &[],
+            "",
+        ));
+        assert_eq!(response.status, StatusCode::NOT_FOUND);
+        let response = site().handle(&request(
+            Method::GET,
+            "/PSIGW/PeopleSoftServiceListeningConnectorX",
+            &[],
+            &[],
+            "",
+        ));
+        assert_eq!(response.status, StatusCode::NOT_FOUND);
+    }
+
+    #[test]
+    fn listener_without_node_serves_the_default_node() {
+        let response = site().handle(&request(
+            Method::GET,
+            LISTENER_PATH,
+            &[("Operation", "GetWSIL")],
+            &[],
+            "",
+        ));
+        assert_eq!(response.status, StatusCode::OK);
+        let body = String::from_utf8(response.body.to_vec()).unwrap();
+        assert!(body.contains("http://psft.example:8000/PSIGW/PeopleSoftServiceListeningConnector/PSFT_EP/CI_PO_EXPRESS.1.wsdl"), "{body}");
+    }
+
+    #[test]
+    fn wsdl_address_follows_the_origin_the_client_used() {
+        let path = format!("{LISTENER_PATH}/PSFT_EP/QAS_QRY_SERVICE.1.wsdl");
+        let response = site().handle(&request(Method::GET, &path, &[], &[], ""));
+        let body = String::from_utf8(response.body.to_vec()).unwrap();
+        assert!(body.contains("location=\"http://psft.example:8000/PSIGW/PeopleSoftServiceListeningConnector/PSFT_EP\""), "{body}");
+        assert!(body.contains("soapAction=\"QAS_EXECUTEQRYSYNC_OPER.V1\""));
+    }
+
+    #[test]
+    fn wrong_node_is_refused_before_anything_else() {
+        let response = site().handle(&request(
+            Method::POST,
+            &format!("{LISTENER_PATH}/OTHER"),
+            &[],
+            &[],
+            "not even xml",
+        ));
+        assert_eq!(response.status, StatusCode::INTERNAL_SERVER_ERROR);
+        let body = String::from_utf8(response.body.to_vec()).unwrap();
+        assert!(
+            body.contains("OTHER") && body.contains("(158,10623)"),
+            "{body}"
+        );
+    }
+
+    #[test]
+    fn token_endpoint_only_takes_post() {
+        let response = site().handle(&request(Method::GET, TOKEN_PATH, &[], &[], ""));
+        assert_eq!(response.status, StatusCode::METHOD_NOT_ALLOWED);
+    }
+
+    #[test]
+    fn bearer_filter_runs_before_the_body_is_parsed() {
+        let response = site().handle(&request(
+            Method::POST,
+            LISTENER_PATH,
+            &[],
+            &[("authorization", "Bearer nope")],
+            "<not-xml",
+        ));
+        assert_eq!(response.status, StatusCode::UNAUTHORIZED);
+    }
+
+    #[test]
+    fn control_calls_validate_their_arguments() {
+        let site = site();
+        assert_eq!(
+            site.set_vendor_status("0000000101", "X"),
+            Err(PeopleSoftError::InvalidStatus("X".into(), "A, I"))
+        );
+        assert_eq!(
+            site.add_voucher("0000000000", true),
+            Err(PeopleSoftError::UnknownPurchaseOrder("0000000000".into()))
+        );
+        assert!(matches!(
+            site.add_supplier("0000000101", "dup"),
+            Err(PeopleSoftError::DuplicateVendor(_))
+        ));
+        assert!(matches!(
+            site.set_account_status("000000", "I"),
+            Err(PeopleSoftError::UnknownChartField { .. })
+        ));
+    }
+
+    #[test]
+    fn deactivating_a_chartfield_twice_today_keeps_one_row() {
+        let site = site();
+        site.set_department_status("10100", "I").unwrap();
+        site.set_department_status("10100", "A").unwrap();
+        let rows: Vec<_> = site
+            .departments()
+            .into_iter()
+            .filter(|d| d.value == "10100")
+            .collect();
+        assert_eq!(rows.len(), 2, "seed row plus today's row");
+        assert_eq!(rows[1].eff_status, "A");
+    }
+}
