@@ -190,7 +190,7 @@ pub fn write(ctx: &mut Ctx<'_>, doc: &Doc) -> Result<Written, Failure> {
     };
     Ok(Written {
         key: doc.key.clone(),
-        target_key: reply_id(&what, &reply)?.to_string(),
+        target_key: reply_id(&what, &reply, existing)?.to_string(),
     })
 }
 

@@ -197,7 +197,7 @@ pub fn write(ctx: &mut Ctx<'_>, doc: &Doc) -> Result<Written, Failure> {
     };
     Ok(Written {
         key: doc.key.clone(),
-        target_key: reply_id(&what, &reply)?.to_string(),
+        target_key: reply_id(&what, &reply, existing.map(|(id, _)| id))?.to_string(),
     })
 }
 

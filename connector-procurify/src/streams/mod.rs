@@ -396,14 +396,19 @@ pub fn parse_body(stream: &str, doc: &Doc) -> Result<Value, Failure> {
     })
 }
 
-/// The integer id in a create/update reply.
-pub fn reply_id(what: &str, reply: &Value) -> Result<i64, Failure> {
-    reply.get("id").and_then(Value::as_i64).ok_or_else(|| {
-        fail::protocol(format!(
-            "{what}: the reply has no integer `id`: {}",
-            mlc_guest::excerpt(&reply.to_string(), 200)
-        ))
-    })
+/// The integer id in a create/update reply; for an update whose reply
+/// omits it, the id that was updated (`known`).
+pub fn reply_id(what: &str, reply: &Value, known: Option<i64>) -> Result<i64, Failure> {
+    reply
+        .get("id")
+        .and_then(Value::as_i64)
+        .or(known)
+        .ok_or_else(|| {
+            fail::protocol(format!(
+                "{what}: the reply has no integer `id`: {}",
+                mlc_guest::excerpt(&reply.to_string(), 200)
+            ))
+        })
 }
 
 #[cfg(test)]
@@ -1090,7 +1095,11 @@ mod tests {
             200,
             r#"{"metadata":{},"data":{"procurify_PO":3002,"state":3}}"#,
         )
-        .reply(404, r#"{"detail":"Not found."}"#);
+        .reply(404, r#"{"detail":"Not found."}"#)
+        .reply(200, r#"{"data":{"procurify_PO":3004,"state":5}}"#)
+        .reply(204, "")
+        .reply(200, r#"{"data":{"procurify_PO":3005,"state":0}}"#)
+        .reply(200, r#"{"data":{"procurify_PO":3005,"state":1}}"#);
         let w = run_write(
             &t,
             &s,
@@ -1121,6 +1130,14 @@ mod tests {
             ),
             other => panic!("{other:?}"),
         }
+        // A reopened PO (state 5) is closed; an empty 204 reply counts as done.
+        run_write(&t, &s, "purchase_order_closures", "3004", json!({})).unwrap();
+        assert_eq!(s.lines()[5], "POST /api/v3/purchase-orders/3004/close/");
+        // A close answered with another state is a protocol failure, not a success.
+        assert!(matches!(
+            run_write(&t, &s, "purchase_order_closures", "3005", json!({})),
+            Err(Failure::Protocol(m)) if m.contains("state 1")
+        ));
     }
 
     #[test]
