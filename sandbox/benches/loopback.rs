@@ -12,6 +12,27 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use mlc_sandbox::procurify::{ProcurifyConfig, ProcurifySandbox};
 
+/// CPU seconds used by this process so far (all threads), from
+/// `/proc/self/stat` (utime + stime, in 100 Hz ticks). On a shared, loaded
+/// machine requests per CPU-second is steadier than requests per wall second.
+fn cpu_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are the
+    // 14th and 15th fields overall, i.e. the 12th and 13th after it.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
+/// CPU seconds used by the calling thread, from `/proc/thread-self/schedstat` (ns).
+fn thread_cpu_secs() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: f64 = s.split_whitespace().next()?.parse().ok()?;
+    Some(ns / 1e9)
+}
+
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
@@ -73,6 +94,7 @@ async fn measure(sb: &ProcurifySandbox, label: &str, query: &'static str, client
     };
     let pages = count.div_ceil(100).max(1);
     let bytes = Arc::new(AtomicU64::new(0));
+    let cpu_start = cpu_secs();
     let started = Instant::now();
     let deadline = started + Duration::from_secs(secs);
     let tasks: Vec<_> = (0..clients)
@@ -93,10 +115,62 @@ async fn measure(sb: &ProcurifySandbox, label: &str, query: &'static str, client
         total += t.await.expect("client task");
     }
     let elapsed = started.elapsed().as_secs_f64();
+    if let (Some(a), Some(b)) = (cpu_start, cpu_secs()) {
+        println!(
+            "{label}: {:.0} requests per CPU-second (server and clients together, {:.2} CPU s)",
+            total as f64 / (b - a).max(0.01),
+            b - a
+        );
+    }
     println!(
         "{label}: {total} pages in {elapsed:.2} s = {:.0} requests/s ({:.1} MB/s, {clients} keep-alive clients, {count} matching items)",
         total as f64 / elapsed,
         bytes.load(Ordering::Relaxed) as f64 / elapsed / 1e6,
+    );
+}
+
+/// The emulator alone (no sockets): the same page requests as `Handler::handle` calls.
+fn direct(sb: &ProcurifySandbox, secs: u64) {
+    use mlc_sandbox::exchange::{Handler, Request};
+    let token = sb.issue_token();
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        "authorization",
+        http::HeaderValue::from_str(&format!("Bearer {token}")).expect("header"),
+    );
+    headers.insert("x-procurify-client", http::HeaderValue::from_static("api"));
+    let pages = (sb.state().items.len() as u64).div_ceil(100);
+    let cpu_start = thread_cpu_secs();
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(secs.min(2));
+    let mut done = 0u64;
+    while Instant::now() < deadline {
+        let req = Request {
+            method: http::Method::GET,
+            path: "/api/v3/order-items/".to_owned(),
+            query: vec![
+                ("page_size".to_owned(), "100".to_owned()),
+                ("page".to_owned(), (1 + done % pages).to_string()),
+            ],
+            headers: headers.clone(),
+            body: Bytes::new(),
+            origin: sb.base_url(),
+        };
+        let resp = sb.api().handle(&req);
+        assert_eq!(resp.status, 200);
+        done += 1;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    if let (Some(a), Some(b)) = (cpu_start, thread_cpu_secs()) {
+        println!(
+            "Handler::handle order-items page: {:.0} pages per CPU-second ({:.3} ms CPU per page)",
+            done as f64 / (b - a).max(0.001),
+            (b - a) * 1000.0 / done.max(1) as f64
+        );
+    }
+    println!(
+        "Handler::handle order-items page (no HTTP, 1 thread): {done} in {elapsed:.2} s = {:.0} pages/s",
+        done as f64 / elapsed
     );
 }
 
@@ -124,6 +198,7 @@ fn main() {
             "procurify sandbox: generated {requisitions} requisitions, {items} order items, {pos} POs in {:.2} s",
             started.elapsed().as_secs_f64()
         );
+        direct(&sb, secs);
         measure(&sb, "GET /api/v3/order-items/?page_size=100", "", clients, secs).await;
         measure(
             &sb,

@@ -130,6 +130,12 @@ impl ProcurifySandbox {
         self.api.expire_tokens();
     }
 
+    /// The emulator as a plain `exchange::Handler`, for calling it without
+    /// HTTP (benchmarks separating emulator cost from server cost).
+    pub fn api(&self) -> &Arc<ProcurifyApi> {
+        &self.api
+    }
+
     /// Issues a valid token without going through `/oauth/token`.
     pub fn issue_token(&self) -> String {
         self.api.issue_token()
