@@ -1,7 +1,8 @@
 //! `departments`: Procurify departments (PeopleSoft cost centers). Read:
 //! `GET /api/v3/departments/` (full scan). Write: create (`POST`) or update
 //! (`PUT …/{id}/`) by the document's `id`, else by an existing department
-//! with the same `external_id`. Lookup: by external id, else by exact name.
+//! with the same `external_id`. Lookup: by external id, else by exact name
+//! (both by reading the list: Procurify's `search` matches names only).
 //! Key when read: the id as text; when written: the external id (DEPTID).
 //!
 //! ```json
@@ -100,54 +101,33 @@ pub fn request_body(doc_key: &str, body: &Value) -> Result<DeptRequest, FieldErr
     })
 }
 
-/// Finds a department: exact `external_id` first, else exact `name`. Returns (id, branch id).
-fn find(ctx: &Ctx<'_>, what: &str, key: &str) -> Result<Option<(i64, Option<i64>)>, Failure> {
-    let ids = |v: &Value| {
-        let id = v.get("id").and_then(Value::as_i64)?;
-        let branch = v
-            .get("branch")
-            .and_then(|b| b.get("id").or(Some(b)))
-            .and_then(Value::as_i64);
-        Some((id, branch))
-    };
-    let mut by_name = None;
-    let hit = ctx.client.find(
-        what,
-        PERMISSION_READ,
-        PATH,
-        &[("search", key.to_string())],
-        |v| {
-            if by_name.is_none() && v.get("name").and_then(Value::as_str) == Some(key) {
-                by_name = ids(v);
-            }
-            v.get("external_id").and_then(Value::as_str) == Some(key)
-        },
-    )?;
-    Ok(hit.as_ref().and_then(ids).or(by_name))
+/// The id and location (branch) id of a department record.
+fn ids(v: &Value) -> Option<(i64, Option<i64>)> {
+    let id = v.get("id").and_then(Value::as_i64)?;
+    let branch = v
+        .get("branch")
+        .and_then(|b| b.get("id").or(Some(b)))
+        .and_then(Value::as_i64);
+    Some((id, branch))
 }
 
-/// Finds a department by external id only (what a write keys on).
-fn find_by_external_id(
+/// Finds a department by exact `external_id`, else (when `by_name`) by exact
+/// `name`. The list is read without a filter: its `search` matches names
+/// only, and departments are few (one page or two).
+fn find(
     ctx: &Ctx<'_>,
     what: &str,
-    external_id: &str,
+    key: &str,
+    by_name: bool,
 ) -> Result<Option<(i64, Option<i64>)>, Failure> {
-    let hit = ctx.client.find(
-        what,
-        PERMISSION_READ,
-        PATH,
-        &[("search", external_id.to_string())],
-        |v| v.get("external_id").and_then(Value::as_str) == Some(external_id),
-    )?;
-    Ok(hit.and_then(|v| {
-        let id = v.get("id").and_then(Value::as_i64)?;
-        Some((
-            id,
-            v.get("branch")
-                .and_then(|b| b.get("id").or(Some(b)))
-                .and_then(Value::as_i64),
-        ))
-    }))
+    let mut named = None;
+    let hit = ctx.client.find(what, PERMISSION_READ, PATH, &[], |v| {
+        if by_name && named.is_none() && v.get("name").and_then(Value::as_str) == Some(key) {
+            named = ids(v);
+        }
+        v.get("external_id").and_then(Value::as_str) == Some(key)
+    })?;
+    Ok(hit.as_ref().and_then(ids).or(named))
 }
 
 /// Creates or updates a department.
@@ -167,7 +147,7 @@ pub fn write(ctx: &mut Ctx<'_>, doc: &Doc) -> Result<Written, Failure> {
         .to_string();
     let existing = match id {
         Some(id) => Some((id, None)),
-        None => find_by_external_id(ctx, &what, &external_id)?,
+        None => find(ctx, &what, &external_id, false)?,
     };
     let default_location = ctx.client.target.settings.department_location_id;
     let branch = location
@@ -203,7 +183,7 @@ pub fn write(ctx: &mut Ctx<'_>, doc: &Doc) -> Result<Written, Failure> {
 
 /// Finds the department whose external id (else name) is `key`.
 pub fn lookup(ctx: &mut Ctx<'_>, key: &str) -> Result<Option<String>, Failure> {
-    Ok(find(ctx, &format!("lookup {NAME} {key}"), key)?.map(|(id, _)| id.to_string()))
+    Ok(find(ctx, &format!("lookup {NAME} {key}"), key, true)?.map(|(id, _)| id.to_string()))
 }
 
 #[cfg(test)]

@@ -1070,7 +1070,7 @@ mod tests {
         );
         assert_eq!(
             s.lines()[2],
-            "GET /api/v3/departments/?search=10100&page_size=100&page=1"
+            "GET /api/v3/departments/?page_size=100&page=1"
         );
         assert_eq!(s.lines()[3], "PUT /api/v3/departments/6/");
         assert_eq!(

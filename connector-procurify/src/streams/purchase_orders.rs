@@ -11,7 +11,7 @@
 //!  "vendor": {"id": 7, "name": "Acme Industrial Supply", "external_id": "0000000101"},
 //!  "currency": {"id": 1, "code": "USD", "rate": "1"}, "currency_rate": "1",
 //!  "subtotal": "125", "freight": "0", "other": "0", "total": "125",
-//!  "tax": {"value": "0", "type": 0}, "discount": {"value": "0", "type": 0},
+//!  "tax": {"value": "0", "type": "amount"}, "discount": {"value": "0", "type": "percentage"},
 //!  "payment_terms": "Net 30", "shipping_terms": "", "comment": null,
 //!  "buyer": {"name": "Acme Corp", "contact": "Purchasing"},
 //!  "purchaser": {"id": 5, "first_name": "Ada", "last_name": "Byron", "email": "ada@acme.example"},
@@ -62,7 +62,7 @@ pub fn state_name(code: i64) -> Option<&'static str> {
 
 fn modifier(o: Option<Obj<'_>>) -> Result<Value, FieldError> {
     let Some(m) = o else { return Ok(Value::Null) };
-    Ok(json!({"value": m.opt_decimal("value")?, "type": m.opt_int("type")?}))
+    Ok(json!({"value": m.opt_decimal("value")?, "type": m.opt_str("type")?}))
 }
 
 /// Normalizes a purchase order (`PurchaseOrderDetail`; a list record
@@ -251,7 +251,7 @@ mod tests {
         assert_eq!(modified.unwrap().rfc3339(), "2026-11-03T10:00:00Z");
         assert_eq!(b["state_name"], "purchased");
         assert_eq!(b["total"], "125");
-        assert_eq!(b["tax"], json!({"value": "0", "type": 0}));
+        assert_eq!(b["tax"], json!({"value": "0", "type": "amount"}));
         assert_eq!(
             b["vendor"],
             json!({"id": 7, "name": "Acme Industrial Supply", "external_id": "0000000101"})
