@@ -524,3 +524,73 @@ fn emulator_validation_errors_come_back_rejected_with_field_messages() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn next_pass_delivers_what_changed_in_the_emulator() {
+    let e = emulator(40);
+    let host = HostStandIn::new(&e);
+    let c = conn(&e, "");
+    let mut cache = Cache::default();
+    let first = read_pass(&host, &mut cache, &c, "approved_requisitions", None);
+    let req_cursor = first.last().unwrap().cursor.clone();
+    let v1 = read_pass(&host, &mut cache, &c, "vendors", None);
+    let vendor_cursor = v1.last().unwrap().cursor.clone();
+    let d1 = read_pass(&host, &mut cache, &c, "departments", None);
+    let dept_cursor = d1.last().unwrap().cursor.clone();
+
+    let (approved, modified, vendor, dept) = {
+        let mut s = e.sandbox.state();
+        let approved = s.approve_more(3);
+        let modified = s.orders_with_status(order_status::APPROVED)[0].num;
+        s.modify_approved(modified)
+            .expect("modify an approved requisition");
+        let vendor = s.add_vendor("Nordic Fasteners AB", Some("0000009100"));
+        let dept = s.add_department("Quality Lab", Some("20400"));
+        (approved, modified, vendor, dept)
+    };
+
+    let second = read_pass(&host, &mut cache, &c, "approved_requisitions", req_cursor);
+    no_bad_records("approved_requisitions", &second);
+    let docs = all_docs(&second);
+    for num in approved.iter().chain([&modified]) {
+        assert!(
+            docs.iter().any(|(k, _)| k == &num.to_string()),
+            "requisition {num} missing from the next pass"
+        );
+    }
+    let (_, changed) = docs
+        .iter()
+        .find(|(k, _)| k == &modified.to_string())
+        .unwrap();
+    let item_id = changed["lines"][0]["id"].as_u64().unwrap();
+    let expected_qty = e
+        .sandbox
+        .state()
+        .item(item_id)
+        .unwrap()
+        .approved_quantity
+        .map(|q| q.normalize().to_string());
+    assert_eq!(
+        changed["lines"][0]["quantity"].as_str().map(str::to_string),
+        expected_qty
+    );
+
+    let v2 = all_docs(&read_pass(&host, &mut cache, &c, "vendors", vendor_cursor));
+    assert_eq!(
+        v2.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(),
+        vec![vendor.to_string()]
+    );
+    assert_eq!(v2[0].1["external_id"], "0000009100");
+    let d2 = all_docs(&read_pass(
+        &host,
+        &mut cache,
+        &c,
+        "departments",
+        dept_cursor,
+    ));
+    assert_eq!(
+        d2.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(),
+        vec![dept.to_string()]
+    );
+    assert_eq!(d2[0].1["external_id"], "20400");
+}
