@@ -24,6 +24,7 @@
 //! through `/api/v3/vendors/{id}/` and `/api/v3/accounts/` (the line's
 //! `account` id); a reference that cannot be resolved keeps its id with `null`
 //! details (and `department: null`), so the mapping can park the record.
+//! `po_line_number` is `null` unless the line is on a PO (`purchase_order`).
 
 use serde_json::{Value, json};
 
@@ -219,7 +220,8 @@ pub fn normalize(
             "comment": o.opt_str("lineComment")?,
             "external_id": o.opt_str("external_id")?.filter(|s| !s.is_empty()),
             "purchase_order": purchase_order,
-            "po_line_number": o.opt_int("PO_line_num")?,
+            // Procurify sends 0 for lines not on a PO; that is no line number.
+            "po_line_number": o.opt_int("PO_line_num")?.filter(|_| purchase_order.is_some()),
             "created": o.opt_rfc3339("created_at")?,
             "approved_at": o.opt_rfc3339("approved_datetime")?,
             "modified": modified.map(Instant::rfc3339),
