@@ -66,6 +66,10 @@ pub fn build(workspace_root: &Path, guests: &[Guest]) -> Vec<Built> {
     for g in guests {
         cmd.arg("-p").arg(g.package);
     }
+    // Components ship inside the binary: no debug sections (they are ~85% of
+    // a component's size), symbols kept for readable trap backtraces.
+    cmd.env("CARGO_PROFILE_RELEASE_DEBUG", "false")
+        .env("CARGO_PROFILE_RELEASE_STRIP", "debuginfo");
     // The outer build's flags are for the host target, not for wasm.
     for var in [
         "CARGO_ENCODED_RUSTFLAGS",

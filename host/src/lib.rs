@@ -5,15 +5,27 @@
 //! - [`egress`]: which origins a sandbox may reach, and the outgoing-request hook;
 //! - [`credentials`]: authentication the host attaches on a connector's behalf;
 //! - [`events`]: typed events for everything with a side effect worth telling;
-//! - [`components`]: the built-in connector components embedded in the binary.
+//! - [`components`]: the built-in connector components embedded in the binary;
+//! - [`pipeline`]: flows (read, map, dedup, write with retry, record, checkpoint);
+//! - [`mapping`]: jq mapping programs with crosswalks and settings bound;
+//! - [`store`]: durable state (SQLite), [`vault`]: secrets encrypted at rest;
+//! - [`audit`]: verification and export of the hash-chained audit log;
+//! - [`manifest`]: the deployment file, [`deployment`]: a manifest made runnable.
 #![deny(missing_docs)]
 
+pub mod audit;
 pub mod clock;
 pub mod components;
 pub mod credentials;
+pub mod deployment;
 pub mod egress;
 pub mod events;
+pub mod manifest;
+pub mod mapping;
+pub mod pipeline;
 pub mod runtime;
+pub mod store;
+pub mod vault;
 
 /// At most `max` characters of `text`, for quoting remote answers in errors.
 pub fn excerpt(text: &str, max: usize) -> String {

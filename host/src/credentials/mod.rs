@@ -141,6 +141,16 @@ impl SecretSource for MemorySecrets {
     }
 }
 
+/// Where fetched tokens are kept between runs and restarts (the vault, which
+/// encrypts them). Failures to save are logged, never fatal: the token stays
+/// cached in memory.
+pub trait TokenPersistence: Send + Sync + fmt::Debug {
+    /// The saved token of a connection and its expiry (ms since the epoch).
+    fn load(&self, tenant: &str, connection: &str) -> Option<(Secret, u64)>;
+    /// Saves a connection's token and its expiry.
+    fn save(&self, tenant: &str, connection: &str, token: &Secret, expires_ms: u64);
+}
+
 /// How a connection authenticates, as configured (secrets by reference).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Credentials {
@@ -245,6 +255,7 @@ pub struct Authenticator {
     secrets: Arc<dyn SecretSource>,
     events: Arc<dyn EventSink>,
     tokens: oauth2::TokenCache,
+    persistence: Option<Arc<dyn TokenPersistence>>,
 }
 
 impl Authenticator {
@@ -264,7 +275,15 @@ impl Authenticator {
             secrets,
             events,
             tokens: oauth2::TokenCache::new(clock),
+            persistence: None,
         }
+    }
+
+    /// Keeps fetched tokens in `persistence` (encrypted by the vault), so a
+    /// restart does not fetch a new one.
+    pub fn with_token_persistence(mut self, persistence: Arc<dyn TokenPersistence>) -> Self {
+        self.persistence = Some(persistence);
+        self
     }
 
     /// The configured credentials (references only).
@@ -333,13 +352,26 @@ impl Authenticator {
                     }
                     result
                 };
+                let persisted = || {
+                    self.persistence
+                        .as_ref()
+                        .and_then(|p| p.load(&self.tenant, &self.connection))
+                };
+                let save = |token: &Secret, expires_ms: u64| {
+                    if let Some(p) = &self.persistence {
+                        p.save(&self.tenant, &self.connection, token, expires_ms);
+                    }
+                };
                 let (token, generation) = self
                     .tokens
-                    .get(rejected, endpoint.default_ttl_secs, fetch)
+                    .get(rejected, endpoint.default_ttl_secs, persisted, save, fetch)
                     .await?;
                 set_authorization(request.headers, &format!("Bearer {}", token.expose()))?;
                 Ok(Some(generation))
             }
+            // A body-less request (a WSDL download) has no envelope to carry a
+            // token; the gateway serves those without one.
+            Credentials::Wsse { .. } if request.body.is_empty() => Ok(None),
             Credentials::Wsse { username, password } => {
                 let user = self.resolve(username)?;
                 let pass = self.secret(password)?;

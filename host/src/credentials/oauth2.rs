@@ -205,10 +205,14 @@ impl TokenCache {
 
     /// The token to use now and its generation. `rejected` names the generation
     /// the remote side just refused: it is replaced unless already replaced.
+    /// `persisted` offers a token saved by an earlier process (used when none
+    /// is cached yet and it is not due for renewal); `save` keeps a new one.
     pub async fn get<F, Fut>(
         &self,
         rejected: Option<TokenGeneration>,
         default_ttl_secs: u64,
+        persisted: impl FnOnce() -> Option<(Secret, u64)>,
+        save: impl FnOnce(&Secret, u64),
         fetch: F,
     ) -> Result<(Secret, TokenGeneration), CredentialError>
     where
@@ -217,6 +221,21 @@ impl TokenCache {
     {
         let mut current = self.current.lock().await;
         let now = self.clock.now_ms();
+        if current.is_none()
+            && let Some((token, expires_at_ms)) = persisted()
+        {
+            // The renewal margin is unknown for a saved token: renew in its
+            // last five minutes.
+            let refresh_at_ms = expires_at_ms.saturating_sub(300_000);
+            if now < refresh_at_ms {
+                *current = Some(Cached {
+                    token,
+                    expires_at_ms,
+                    refresh_at_ms,
+                    generation: 1,
+                });
+            }
+        }
         let reason = match current.as_ref() {
             None => TokenReason::Initial,
             Some(c) if rejected == Some(c.generation) => TokenReason::Rejected,
@@ -235,6 +254,7 @@ impl TokenCache {
             generation,
         };
         let result = (cached.token.clone(), generation);
+        save(&cached.token, cached.expires_at_ms);
         *current = Some(cached);
         Ok(result)
     }
@@ -260,10 +280,16 @@ mod tests {
         let fetches = AtomicU32::new(0);
         for _ in 0..3 {
             let (t, _) = cache
-                .get(None, 3600, |_| async {
-                    fetches.fetch_add(1, Ordering::SeqCst);
-                    token("t1", 86_400)
-                })
+                .get(
+                    None,
+                    3600,
+                    || None,
+                    |_, _| {},
+                    |_| async {
+                        fetches.fetch_add(1, Ordering::SeqCst);
+                        token("t1", 86_400)
+                    },
+                )
                 .await
                 .unwrap();
             assert_eq!(t.expose(), "t1");
@@ -272,10 +298,16 @@ mod tests {
         // 24 h lifetime: renewed five minutes before the end.
         clock.advance_ms(86_400_000 - 299_000);
         let (t, _) = cache
-            .get(None, 3600, |reason| async move {
-                assert_eq!(reason, TokenReason::Expiring);
-                token("t2", 86_400)
-            })
+            .get(
+                None,
+                3600,
+                || None,
+                |_, _| {},
+                |reason| async move {
+                    assert_eq!(reason, TokenReason::Expiring);
+                    token("t2", 86_400)
+                },
+            )
             .await
             .unwrap();
         assert_eq!(t.expose(), "t2");
@@ -285,20 +317,32 @@ mod tests {
     async fn rejected_token_is_replaced_once_not_per_request() {
         let cache = TokenCache::new(Arc::new(ManualClock::new()));
         let (_, g1) = cache
-            .get(None, 60, |_| async { token("t1", 600) })
+            .get(None, 60, || None, |_, _| {}, |_| async { token("t1", 600) })
             .await
             .unwrap();
         let (t, g2) = cache
-            .get(Some(g1), 60, |reason| async move {
-                assert_eq!(reason, TokenReason::Rejected);
-                token("t2", 600)
-            })
+            .get(
+                Some(g1),
+                60,
+                || None,
+                |_, _| {},
+                |reason| async move {
+                    assert_eq!(reason, TokenReason::Rejected);
+                    token("t2", 600)
+                },
+            )
             .await
             .unwrap();
         assert_eq!(t.expose(), "t2");
         // A second request that was also refused with g1 reuses t2.
         let (t, g3) = cache
-            .get(Some(g1), 60, |_| async { token("t3", 600) })
+            .get(
+                Some(g1),
+                60,
+                || None,
+                |_, _| {},
+                |_| async { token("t3", 600) },
+            )
             .await
             .unwrap();
         assert_eq!((t.expose(), g3), ("t2", g2));

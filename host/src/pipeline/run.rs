@@ -1,0 +1,868 @@
+//! One run of one flow: resolve what a previous run left unsettled, map
+//! parked records again, then read, map, deduplicate, write and checkpoint
+//! page by page.
+
+use super::{Flow, FlowEvent, OnChange, Pipeline, PipelineError, RunCounts, RunOutcome, RunReport};
+use crate::mapping::{Action, Bindings, Outcome, Output};
+use crate::runtime::{CallError, ConnectorInstance, Doc, Failure, Page};
+use crate::store::{FlowRun as StoredRun, LedgerEntry, RecordState};
+use futures::StreamExt;
+use sha2::{Digest, Sha256};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Prefix of ledger keys that stand for a source record (parked or unmappable)
+/// rather than a mapped document.
+const SOURCE_KEY_PREFIX: &str = "source:";
+/// Prefix of ledger keys of unreadable source records.
+const UNREADABLE_KEY_PREFIX: &str = "unreadable:";
+
+/// How a document ended up in this run.
+enum Settled {
+    Done,
+    Halt(String),
+}
+
+/// What a failed call means for the flow.
+enum Verdict {
+    /// Stop the flow; the message is the operator's to-do.
+    Halt(String),
+    /// This record's content was refused.
+    Reject(String),
+    /// Try again later; `unknown_outcome` when the remote side may have
+    /// acted (look up before re-posting); `wait` from Retry-After.
+    Retry {
+        reason: String,
+        unknown_outcome: bool,
+        wait: Option<Duration>,
+    },
+}
+
+fn verdict(error: &CallError) -> Verdict {
+    match error {
+        CallError::Failed { failure, .. } => match failure {
+            Failure::Unauthorized(m) => Verdict::Halt(format!("unauthorized: {m}")),
+            Failure::NotEnabled(m) => Verdict::Halt(format!("not enabled: {m}")),
+            Failure::Config(m) => Verdict::Halt(format!("configuration: {m}")),
+            Failure::Rejected(m) => Verdict::Reject(m.clone()),
+            Failure::RateLimited(t) => Verdict::Retry {
+                reason: format!("rate limited: {}", t.message),
+                unknown_outcome: false,
+                wait: t.retry_after_secs.map(|s| Duration::from_secs(s.into())),
+            },
+            Failure::Transient(m) => Verdict::Retry {
+                reason: format!("transient: {m}"),
+                unknown_outcome: true,
+                wait: None,
+            },
+            Failure::Protocol(m) => Verdict::Retry {
+                reason: format!("unexpected answer: {m}"),
+                unknown_outcome: true,
+                wait: None,
+            },
+        },
+        CallError::Contained { .. } | CallError::Instantiate { .. } => Verdict::Retry {
+            reason: error.to_string(),
+            unknown_outcome: true,
+            wait: None,
+        },
+        CallError::Unsupported { .. } => Verdict::Halt(error.to_string()),
+    }
+}
+
+fn sha256_hex(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// Sink instances of a run, up to the flow's concurrency.
+struct SinkPool {
+    idle: tokio::sync::Mutex<Vec<ConnectorInstance>>,
+    permits: tokio::sync::Semaphore,
+}
+
+pub(super) struct FlowRun<'a> {
+    pipeline: &'a Pipeline,
+    flow: &'a Flow,
+    bindings: Bindings,
+    sinks: SinkPool,
+    halted: Mutex<Option<String>>,
+    counts: Mutex<RunCounts>,
+    retries: AtomicU64,
+}
+
+impl<'a> FlowRun<'a> {
+    pub fn new(pipeline: &'a Pipeline, flow: &'a Flow) -> FlowRun<'a> {
+        FlowRun {
+            pipeline,
+            flow,
+            bindings: Bindings::new(&Default::default(), &flow.config),
+            sinks: SinkPool {
+                idle: tokio::sync::Mutex::new(Vec::new()),
+                permits: tokio::sync::Semaphore::new(flow.concurrency.max(1)),
+            },
+            halted: Mutex::new(None),
+            counts: Mutex::new(RunCounts::default()),
+            retries: AtomicU64::new(0),
+        }
+    }
+
+    fn tenant(&self) -> &str {
+        &self.flow.tenant
+    }
+
+    fn now(&self) -> u64 {
+        self.pipeline.clock.now_ms()
+    }
+
+    fn count(&self, f: impl FnOnce(&mut RunCounts)) {
+        if let Ok(mut c) = self.counts.lock() {
+            f(&mut c);
+        }
+    }
+
+    fn event(&self, event: FlowEvent) -> Result<(), PipelineError> {
+        Ok(self
+            .pipeline
+            .journal
+            .record(&self.flow.tenant, &self.flow.name, event)?)
+    }
+
+    fn halt_reason(&self) -> Option<String> {
+        self.halted.lock().ok().and_then(|h| h.clone())
+    }
+
+    fn halt(&self, reason: String) {
+        if let Ok(mut h) = self.halted.lock()
+            && h.is_none()
+        {
+            *h = Some(reason);
+        }
+    }
+
+    pub async fn run(mut self) -> Result<RunReport, PipelineError> {
+        let started_ms = self.now();
+        let store = &self.pipeline.store;
+        self.bindings = Bindings::new(&store.xrefs(self.tenant())?, &self.flow.config);
+
+        let outcome = self.run_inner().await?;
+        let mut counts = self.counts.lock().map(|c| c.clone()).unwrap_or_default();
+        counts.retries = self.retries.load(Ordering::Relaxed);
+        let (outcome_word, message) = match &outcome {
+            RunOutcome::Completed => ("ok", None),
+            RunOutcome::Halted(m) => ("halted", Some(m.clone())),
+            RunOutcome::Incomplete(m) => ("incomplete", Some(m.clone())),
+        };
+        if let RunOutcome::Halted(m) = &outcome {
+            self.event(FlowEvent::FlowHalted { message: m.clone() })?;
+        }
+        self.event(FlowEvent::FlowCompleted {
+            summary: format!(
+                "{outcome_word}: read {}, delivered {}, linked {}, unchanged {}, parked {}, dead {}, skipped {}, deferred {}, retries {}",
+                counts.read,
+                counts.delivered,
+                counts.linked,
+                counts.unchanged,
+                counts.parked,
+                counts.dead,
+                counts.skipped,
+                counts.deferred,
+                counts.retries
+            ),
+        })?;
+        store.run_put(&StoredRun {
+            tenant: self.flow.tenant.clone(),
+            flow: self.flow.name.clone(),
+            started_ms,
+            finished_ms: self.now(),
+            outcome: outcome_word.into(),
+            message,
+            read: counts.read,
+            delivered: counts.delivered,
+            unchanged: counts.unchanged,
+            parked: counts.parked,
+            dead: counts.dead,
+            retries: counts.retries,
+        })?;
+        Ok(RunReport {
+            tenant: self.flow.tenant.clone(),
+            flow: self.flow.name.clone(),
+            outcome,
+            counts,
+        })
+    }
+
+    async fn run_inner(&self) -> Result<RunOutcome, PipelineError> {
+        let store = self.pipeline.store.clone();
+        let (tenant, flow) = (self.flow.tenant.as_str(), self.flow.name.as_str());
+
+        // 1. Documents a previous run left with an unknown or failed outcome:
+        //    look them up before anything is posted again.
+        for state in [RecordState::Pending, RecordState::Retrying] {
+            for entry in store.ledger_in_state(tenant, flow, state, usize::MAX >> 1)? {
+                let Some(body) = entry.body.clone() else {
+                    self.dead(
+                        &entry.source_key,
+                        &entry.key,
+                        "the document body was lost",
+                        None,
+                        None,
+                    )?;
+                    continue;
+                };
+                if let Settled::Halt(m) = self
+                    .deliver(
+                        &entry.source_key,
+                        &entry.key,
+                        &body,
+                        &entry.hash,
+                        entry.source_doc.as_deref(),
+                        true,
+                        entry.attempts,
+                    )
+                    .await?
+                {
+                    return Ok(RunOutcome::Halted(m));
+                }
+            }
+        }
+
+        // 2. Parked source records: map them again with today's crosswalks.
+        let parked = store.ledger_in_state(tenant, flow, RecordState::Parked, usize::MAX >> 1)?;
+        let docs: Vec<Doc> = parked
+            .into_iter()
+            .filter_map(|e| {
+                e.source_doc.map(|body| Doc {
+                    key: e.source_key,
+                    body,
+                })
+            })
+            .collect();
+        self.process_records(docs).await?;
+        if let Some(m) = self.halt_reason() {
+            return Ok(RunOutcome::Halted(m));
+        }
+
+        // 3. New pages from the saved cursor.
+        let mut source = self
+            .flow
+            .source
+            .connection
+            .connector
+            .instantiate(&self.flow.source.connection.sandbox)
+            .await;
+        let mut cursor = store.cursor(tenant, flow)?;
+        let mut attempt = 0u32;
+        loop {
+            let instance = match &mut source {
+                Ok(i) => i,
+                Err(e) => return Ok(RunOutcome::Incomplete(e.to_string())),
+            };
+            let page: Page = match instance
+                .read(
+                    &self.flow.source.connection.connection,
+                    &self.flow.source.stream,
+                    cursor.as_deref(),
+                )
+                .await
+            {
+                Ok(page) => {
+                    attempt = 0;
+                    page
+                }
+                Err(error) => {
+                    let retry = match verdict(&error) {
+                        Verdict::Halt(m) => {
+                            return Ok(RunOutcome::Halted(format!(
+                                "reading {}: {m}",
+                                self.flow.source.stream
+                            )));
+                        }
+                        Verdict::Reject(m) => {
+                            return Ok(RunOutcome::Incomplete(format!(
+                                "reading {}: refused: {m}",
+                                self.flow.source.stream
+                            )));
+                        }
+                        Verdict::Retry { reason, wait, .. } => (reason, wait),
+                    };
+                    attempt += 1;
+                    if instance.is_stopped() {
+                        source = self
+                            .flow
+                            .source
+                            .connection
+                            .connector
+                            .instantiate(&self.flow.source.connection.sandbox)
+                            .await;
+                    }
+                    match self.flow.retry.delay(attempt, retry.1) {
+                        Some(d) => {
+                            self.retries.fetch_add(1, Ordering::Relaxed);
+                            tokio::time::sleep(d).await;
+                            continue;
+                        }
+                        None => {
+                            return Ok(RunOutcome::Incomplete(format!(
+                                "reading {}: {} (gave up after {attempt} attempts; the next run resumes here)",
+                                self.flow.source.stream, retry.0
+                            )));
+                        }
+                    }
+                }
+            };
+            for bad in &page.bad_records {
+                self.unreadable(&bad.key, &bad.reason)?;
+            }
+            self.process_records(page.docs).await?;
+            if let Some(m) = self.halt_reason() {
+                // The page is not settled: the cursor stays, the page is read again.
+                return Ok(RunOutcome::Halted(m));
+            }
+            if page.cursor.is_some() {
+                cursor = page.cursor;
+                store.set_cursor(tenant, flow, cursor.as_deref())?;
+            }
+            if !page.more {
+                return Ok(RunOutcome::Completed);
+            }
+        }
+    }
+
+    async fn process_records(&self, docs: Vec<Doc>) -> Result<(), PipelineError> {
+        let first_error: Mutex<Option<PipelineError>> = Mutex::new(None);
+        futures::stream::iter(docs)
+            .for_each_concurrent(self.flow.concurrency.max(1), |doc| async {
+                let failed = first_error.lock().map(|e| e.is_some()).unwrap_or(true);
+                if failed || self.halt_reason().is_some() {
+                    return;
+                }
+                if let Err(e) = self.process_record(doc).await
+                    && let Ok(mut slot) = first_error.lock()
+                    && slot.is_none()
+                {
+                    *slot = Some(e);
+                }
+            })
+            .await;
+        match first_error.into_inner() {
+            Ok(Some(e)) => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    async fn process_record(&self, doc: Doc) -> Result<(), PipelineError> {
+        self.count(|c| c.read += 1);
+        let store = &self.pipeline.store;
+        let (tenant, flow) = (self.flow.tenant.as_str(), self.flow.name.as_str());
+        let source_row = format!("{SOURCE_KEY_PREFIX}{}", doc.key);
+        let previous = store.ledger_get(tenant, flow, &source_row)?;
+        match self.flow.mapping.run(&doc.body, &self.bindings) {
+            Outcome::Parked(reason) => {
+                self.count(|c| c.parked += 1);
+                let unchanged = previous.as_ref().is_some_and(|p| {
+                    p.state == RecordState::Parked && p.reason.as_deref() == Some(reason.as_str())
+                });
+                store.ledger_put(&LedgerEntry {
+                    tenant: tenant.into(),
+                    flow: flow.into(),
+                    key: source_row,
+                    source_key: doc.key.clone(),
+                    hash: sha256_hex(&doc.body),
+                    state: RecordState::Parked,
+                    attempts: 0,
+                    target_key: None,
+                    reason: Some(reason.clone()),
+                    source_doc: Some(doc.body),
+                    body: None,
+                    updated_ms: self.now(),
+                })?;
+                if !unchanged {
+                    self.event(FlowEvent::RecordParked {
+                        source_key: doc.key,
+                        reason,
+                    })?;
+                }
+                Ok(())
+            }
+            Outcome::Failed(reason) => {
+                let reason = format!("mapping {}: {reason}", self.flow.mapping.name());
+                let same = previous.as_ref().is_some_and(|p| {
+                    p.state == RecordState::Dead && p.hash == sha256_hex(&doc.body)
+                });
+                if same {
+                    return Ok(());
+                }
+                self.dead(&doc.key, &source_row, &reason, Some(&doc.body), None)
+            }
+            Outcome::Mapped(outputs) => {
+                if previous.is_some() {
+                    store.ledger_delete(tenant, flow, &source_row)?;
+                }
+                for output in outputs {
+                    if self.halt_reason().is_some() {
+                        break;
+                    }
+                    self.handle_output(&doc, output).await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    async fn handle_output(&self, doc: &Doc, output: Output) -> Result<(), PipelineError> {
+        let store = &self.pipeline.store;
+        let (tenant, flow) = (self.flow.tenant.as_str(), self.flow.name.as_str());
+        let existing = store.ledger_get(tenant, flow, &output.key)?;
+        match output.action {
+            Action::Link(target) => {
+                if existing.as_ref().is_some_and(|e| {
+                    e.state == RecordState::Delivered
+                        && e.target_key.as_deref() == Some(target.as_str())
+                }) {
+                    self.count(|c| c.unchanged += 1);
+                    return Ok(());
+                }
+                self.settle_delivered(
+                    &doc.key,
+                    &output.key,
+                    &sha256_hex(&target),
+                    &target,
+                    None,
+                    "mapping",
+                )
+            }
+            Action::Skip(reason) => {
+                let keep = existing.as_ref().is_some_and(|e| {
+                    e.state == RecordState::Delivered
+                        || (e.state == RecordState::Skipped
+                            && e.reason.as_deref() == Some(reason.as_str()))
+                });
+                if keep {
+                    self.count(|c| c.unchanged += 1);
+                    return Ok(());
+                }
+                self.count(|c| c.skipped += 1);
+                store.ledger_put(&LedgerEntry {
+                    tenant: tenant.into(),
+                    flow: flow.into(),
+                    key: output.key.clone(),
+                    source_key: doc.key.clone(),
+                    hash: sha256_hex(&reason),
+                    state: RecordState::Skipped,
+                    attempts: 0,
+                    target_key: None,
+                    reason: Some(reason.clone()),
+                    source_doc: None,
+                    body: None,
+                    updated_ms: self.now(),
+                })?;
+                self.event(FlowEvent::RecordSkipped {
+                    source_key: doc.key.clone(),
+                    key: output.key,
+                    reason,
+                })
+            }
+            Action::Write(body) => {
+                let hash = sha256_hex(&body);
+                match existing {
+                    Some(e)
+                        if e.hash == hash
+                            && matches!(e.state, RecordState::Delivered | RecordState::Dead) =>
+                    {
+                        self.count(|c| c.unchanged += 1);
+                        Ok(())
+                    }
+                    Some(e) if e.state == RecordState::Delivered => {
+                        self.changed(doc, &output.key, e, &body, &hash).await
+                    }
+                    Some(e) if matches!(e.state, RecordState::Pending | RecordState::Retrying) => {
+                        self.deliver_or_halt(
+                            &doc.key,
+                            &output.key,
+                            &body,
+                            &hash,
+                            Some(&doc.body),
+                            true,
+                            e.attempts,
+                        )
+                        .await
+                    }
+                    _ => {
+                        self.deliver_or_halt(
+                            &doc.key,
+                            &output.key,
+                            &body,
+                            &hash,
+                            Some(&doc.body),
+                            false,
+                            0,
+                        )
+                        .await
+                    }
+                }
+            }
+        }
+    }
+
+    async fn changed(
+        &self,
+        doc: &Doc,
+        key: &str,
+        mut entry: LedgerEntry,
+        body: &str,
+        hash: &str,
+    ) -> Result<(), PipelineError> {
+        let policy = self.flow.on_change;
+        self.event(FlowEvent::RecordChanged {
+            source_key: doc.key.clone(),
+            key: key.to_string(),
+            policy: policy.as_str(),
+            hash: hash.to_string(),
+        })?;
+        match policy {
+            OnChange::Ignore => {
+                self.count(|c| c.unchanged += 1);
+                entry.hash = hash.to_string();
+                entry.reason = Some("changed at the source after delivery; ignored by policy".into());
+                entry.updated_ms = self.now();
+                Ok(self.pipeline.store.ledger_put(&entry)?)
+            }
+            OnChange::DeadLetter => self.dead(
+                &doc.key,
+                key,
+                &format!(
+                    "changed at the source after delivery (target {}); review, then replay or discard",
+                    entry.target_key.as_deref().unwrap_or("?")
+                ),
+                Some(&doc.body),
+                Some((body, hash)),
+            ),
+            OnChange::Rewrite => {
+                self.deliver_or_halt(&doc.key, key, body, hash, Some(&doc.body), false, entry.attempts).await
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn deliver_or_halt(
+        &self,
+        source_key: &str,
+        key: &str,
+        body: &str,
+        hash: &str,
+        source_doc: Option<&str>,
+        lookup_first: bool,
+        prior_attempts: u32,
+    ) -> Result<(), PipelineError> {
+        if let Settled::Halt(m) = self
+            .deliver(
+                source_key,
+                key,
+                body,
+                hash,
+                source_doc,
+                lookup_first,
+                prior_attempts,
+            )
+            .await?
+        {
+            self.halt(m);
+        }
+        Ok(())
+    }
+
+    /// Writes one document: pending first, lookup when the outcome of an
+    /// earlier attempt is unknown, retries with backoff.
+    #[allow(clippy::too_many_arguments)]
+    async fn deliver(
+        &self,
+        source_key: &str,
+        key: &str,
+        body: &str,
+        hash: &str,
+        source_doc: Option<&str>,
+        mut lookup_first: bool,
+        prior_attempts: u32,
+    ) -> Result<Settled, PipelineError> {
+        let store = &self.pipeline.store;
+        let sink = &self.flow.sink;
+        let mut entry = LedgerEntry {
+            tenant: self.flow.tenant.clone(),
+            flow: self.flow.name.clone(),
+            key: key.to_string(),
+            source_key: source_key.to_string(),
+            hash: hash.to_string(),
+            state: RecordState::Pending,
+            attempts: prior_attempts,
+            target_key: None,
+            reason: None,
+            source_doc: source_doc.map(str::to_string),
+            body: Some(body.to_string()),
+            updated_ms: self.now(),
+        };
+        store.ledger_put(&entry)?;
+        let doc = Doc {
+            key: key.to_string(),
+            body: body.to_string(),
+        };
+        let _permit = self.sinks.permits.acquire().await;
+        let mut instance = match self.take_sink().await {
+            Ok(i) => i,
+            Err(e) => return self.defer(entry, &e.to_string()),
+        };
+        let mut retry = 0u32;
+        let result = loop {
+            if let Some(m) = self.halt_reason() {
+                entry.state = RecordState::Retrying;
+                entry.reason = Some(format!("flow halted: {m}"));
+                store.ledger_put(&entry)?;
+                break Settled::Done;
+            }
+            let failure = if lookup_first {
+                match instance
+                    .lookup(&sink.connection.connection, &sink.stream, key)
+                    .await
+                {
+                    Ok(Some(target)) => {
+                        self.settle_delivered(source_key, key, hash, &target, None, "lookup")?;
+                        break Settled::Done;
+                    }
+                    Ok(None) => None,
+                    Err(e) => Some(e),
+                }
+            } else {
+                None
+            };
+            let failure = match failure {
+                Some(e) => e,
+                None => {
+                    entry.attempts += 1;
+                    entry.updated_ms = self.now();
+                    store.ledger_put(&entry)?;
+                    match instance
+                        .write(&sink.connection.connection, &sink.stream, &doc)
+                        .await
+                    {
+                        Ok(written) => {
+                            let n = self.pipeline.writes.fetch_add(1, Ordering::SeqCst) + 1;
+                            if self.pipeline.faults.crash_after_writes == Some(n) {
+                                return Err(PipelineError::SimulatedCrash(n));
+                            }
+                            self.settle_delivered(
+                                source_key,
+                                key,
+                                hash,
+                                &written.target_key,
+                                Some(entry.attempts),
+                                "write",
+                            )?;
+                            break Settled::Done;
+                        }
+                        Err(e) => e,
+                    }
+                }
+            };
+            match verdict(&failure) {
+                Verdict::Halt(m) => {
+                    entry.state = RecordState::Retrying;
+                    entry.reason = Some(m.clone());
+                    store.ledger_put(&entry)?;
+                    break Settled::Halt(m);
+                }
+                Verdict::Reject(m) => {
+                    self.dead(source_key, key, &m, source_doc, Some((body, hash)))?;
+                    break Settled::Done;
+                }
+                Verdict::Retry {
+                    reason,
+                    unknown_outcome,
+                    wait,
+                } => {
+                    lookup_first = unknown_outcome;
+                    if instance.is_stopped() {
+                        instance = match self.new_sink().await {
+                            Ok(i) => i,
+                            Err(e) => return self.defer(entry, &e.to_string()),
+                        };
+                    }
+                    retry += 1;
+                    match self.flow.retry.delay(retry, wait) {
+                        Some(d) => {
+                            self.retries.fetch_add(1, Ordering::Relaxed);
+                            self.event(FlowEvent::WriteRetried {
+                                key: key.to_string(),
+                                attempt: entry.attempts,
+                                reason,
+                            })?;
+                            tokio::time::sleep(d).await;
+                        }
+                        None => {
+                            self.put_back(instance).await;
+                            return self.defer(entry, &reason);
+                        }
+                    }
+                }
+            }
+        };
+        self.put_back(instance).await;
+        Ok(result)
+    }
+
+    fn defer(&self, mut entry: LedgerEntry, reason: &str) -> Result<Settled, PipelineError> {
+        self.count(|c| c.deferred += 1);
+        entry.state = RecordState::Retrying;
+        entry.reason = Some(reason.to_string());
+        entry.updated_ms = self.now();
+        self.pipeline.store.ledger_put(&entry)?;
+        self.event(FlowEvent::RecordDeferred {
+            source_key: entry.source_key.clone(),
+            key: entry.key.clone(),
+            reason: reason.to_string(),
+        })?;
+        Ok(Settled::Done)
+    }
+
+    fn settle_delivered(
+        &self,
+        source_key: &str,
+        key: &str,
+        hash: &str,
+        target: &str,
+        attempt: Option<u32>,
+        via: &'static str,
+    ) -> Result<(), PipelineError> {
+        let store = &self.pipeline.store;
+        let attempts = store
+            .ledger_get(&self.flow.tenant, &self.flow.name, key)?
+            .map_or(0, |e| e.attempts);
+        store.ledger_put(&LedgerEntry {
+            tenant: self.flow.tenant.clone(),
+            flow: self.flow.name.clone(),
+            key: key.to_string(),
+            source_key: source_key.to_string(),
+            hash: hash.to_string(),
+            state: RecordState::Delivered,
+            attempts,
+            target_key: Some(target.to_string()),
+            reason: None,
+            source_doc: None,
+            body: None,
+            updated_ms: self.now(),
+        })?;
+        if let Some(rule) = &self.flow.crosswalk {
+            let (k, v) = if rule.reverse {
+                (target, key)
+            } else {
+                (key, target)
+            };
+            store.xref_put(&self.flow.tenant, &rule.table, k, v)?;
+        }
+        match attempt {
+            Some(attempt) => {
+                self.count(|c| c.delivered += 1);
+                self.event(FlowEvent::RecordDelivered {
+                    source_key: source_key.to_string(),
+                    key: key.to_string(),
+                    target_key: target.to_string(),
+                    hash: hash.to_string(),
+                    attempt,
+                })
+            }
+            None => {
+                self.count(|c| c.linked += 1);
+                self.event(FlowEvent::RecordLinked {
+                    source_key: source_key.to_string(),
+                    key: key.to_string(),
+                    target_key: target.to_string(),
+                    via,
+                })
+            }
+        }
+    }
+
+    fn dead(
+        &self,
+        source_key: &str,
+        key: &str,
+        reason: &str,
+        source_doc: Option<&str>,
+        body: Option<(&str, &str)>,
+    ) -> Result<(), PipelineError> {
+        self.count(|c| c.dead += 1);
+        let store = &self.pipeline.store;
+        let attempts = store
+            .ledger_get(&self.flow.tenant, &self.flow.name, key)?
+            .map_or(0, |e| e.attempts);
+        store.ledger_put(&LedgerEntry {
+            tenant: self.flow.tenant.clone(),
+            flow: self.flow.name.clone(),
+            key: key.to_string(),
+            source_key: source_key.to_string(),
+            hash: body
+                .map(|(_, h)| h.to_string())
+                .or_else(|| source_doc.map(sha256_hex))
+                .unwrap_or_default(),
+            state: RecordState::Dead,
+            attempts,
+            target_key: None,
+            reason: Some(reason.to_string()),
+            source_doc: source_doc.map(str::to_string),
+            body: body.map(|(b, _)| b.to_string()),
+            updated_ms: self.now(),
+        })?;
+        self.event(FlowEvent::RecordDead {
+            source_key: source_key.to_string(),
+            key: key.to_string(),
+            reason: reason.to_string(),
+        })
+    }
+
+    fn unreadable(&self, key: &str, reason: &str) -> Result<(), PipelineError> {
+        self.count(|c| c.unreadable += 1);
+        let row = format!("{UNREADABLE_KEY_PREFIX}{key}");
+        let store = &self.pipeline.store;
+        if store
+            .ledger_get(&self.flow.tenant, &self.flow.name, &row)?
+            .is_some_and(|e| e.reason.as_deref() == Some(reason))
+        {
+            return Ok(());
+        }
+        store.ledger_put(&LedgerEntry {
+            tenant: self.flow.tenant.clone(),
+            flow: self.flow.name.clone(),
+            key: row,
+            source_key: key.to_string(),
+            hash: sha256_hex(reason),
+            state: RecordState::Dead,
+            attempts: 0,
+            target_key: None,
+            reason: Some(format!("unreadable at the source: {reason}")),
+            source_doc: None,
+            body: None,
+            updated_ms: self.now(),
+        })?;
+        self.event(FlowEvent::RecordUnreadable {
+            key: key.to_string(),
+            reason: reason.to_string(),
+        })
+    }
+
+    async fn take_sink(&self) -> Result<ConnectorInstance, CallError> {
+        if let Some(instance) = self.sinks.idle.lock().await.pop() {
+            return Ok(instance);
+        }
+        self.new_sink().await
+    }
+
+    async fn new_sink(&self) -> Result<ConnectorInstance, CallError> {
+        let sink = &self.flow.sink.connection;
+        sink.connector.instantiate(&sink.sandbox).await
+    }
+
+    async fn put_back(&self, instance: ConnectorInstance) {
+        if !instance.is_stopped() {
+            self.sinks.idle.lock().await.push(instance);
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! Durable state of every tenant, behind one trait: source cursors, the dedup
+//! ledger (which is also the dead-letter list), crosswalks, the hash-chained
+//! audit log, encrypted secrets and tokens, and flow run history.
+//!
+//! SQLite ([`SqliteStore`]) is the embedded default. The trait is synchronous
+//! and row-oriented so a PostgreSQL implementation (with a lease per
+//! (tenant, flow) for multi-host deployments) can follow without changing
+//! callers.
+
+mod sqlite;
+
+pub use sqlite::{GENESIS_HASH, SqliteStore, audit_hash as sqlite_audit_hash};
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be opened, read or written.
+    #[error("store {path}: {detail}")]
+    Database {
+        /// Database location.
+        path: String,
+        /// What went wrong.
+        detail: String,
+    },
+    /// A stored value is not what this version expects.
+    #[error("store: corrupt {what}: {detail}")]
+    Corrupt {
+        /// Which value.
+        what: String,
+        /// What is wrong with it.
+        detail: String,
+    },
+}
+
+/// Result of store operations.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Where a record stands in a flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RecordState {
+    /// About to be written, or written with an unknown outcome: resolved with
+    /// the sink's `lookup` before anything is re-posted.
+    Pending,
+    /// Written (or found already present) in the target.
+    Delivered,
+    /// Waiting for a reference (crosswalk value) that does not exist yet.
+    Parked,
+    /// Refused by the target or unmappable: an operator must look (dead letter).
+    Dead,
+    /// Deliberately not written (the mapping said so, or a change was ignored).
+    Skipped,
+    /// Failed transiently more often than the flow's attempts allow in one
+    /// run: retried in the next run.
+    Retrying,
+}
+
+impl RecordState {
+    /// Every state, for listings.
+    pub const ALL: [RecordState; 6] = [
+        RecordState::Pending,
+        RecordState::Delivered,
+        RecordState::Parked,
+        RecordState::Dead,
+        RecordState::Skipped,
+        RecordState::Retrying,
+    ];
+
+    /// The state's stored and displayed name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordState::Pending => "pending",
+            RecordState::Delivered => "delivered",
+            RecordState::Parked => "parked",
+            RecordState::Dead => "dead",
+            RecordState::Skipped => "skipped",
+            RecordState::Retrying => "retrying",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(text: &str) -> Option<RecordState> {
+        RecordState::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+impl fmt::Display for RecordState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One ledger row: one document of one flow of one tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerEntry {
+    /// Tenant.
+    pub tenant: String,
+    /// Flow.
+    pub flow: String,
+    /// The mapped document's key (the sink's idempotency key, e.g. PO_REF).
+    pub key: String,
+    /// The source record it came from.
+    pub source_key: String,
+    /// SHA-256 (hex) of the mapped document body.
+    pub hash: String,
+    /// Where it stands.
+    pub state: RecordState,
+    /// Write attempts so far (all runs).
+    pub attempts: u32,
+    /// The target system's identity for it, once known.
+    pub target_key: Option<String>,
+    /// Why it is parked, dead, skipped or retrying.
+    pub reason: Option<String>,
+    /// The source record (JSON), kept while it may need to be mapped again
+    /// (parked) or inspected (dead).
+    pub source_doc: Option<String>,
+    /// The mapped body (JSON), kept while it may need to be written (pending,
+    /// retrying, dead).
+    pub body: Option<String>,
+    /// Last change, ms since the epoch.
+    pub updated_ms: u64,
+}
+
+/// Ledger row counts per state.
+pub type StateCounts = BTreeMap<RecordState, u64>;
+
+/// Crosswalk tables of a tenant: table -> key -> value.
+pub type Crosswalks = BTreeMap<String, BTreeMap<String, String>>;
+
+/// An audit event to append (the store assigns sequence and chain hashes).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AuditRecord {
+    /// When, ms since the epoch.
+    pub time_ms: u64,
+    /// Tenant.
+    pub tenant: String,
+    /// Flow (empty for tenant-level events).
+    pub flow: String,
+    /// What happened (`record_delivered`, `flow_halted`, ...).
+    pub event: String,
+    /// Source record key, if any.
+    pub source_key: Option<String>,
+    /// Document key, if any.
+    pub key: Option<String>,
+    /// Target key, if any.
+    pub target_key: Option<String>,
+    /// SHA-256 of the payload involved, if any.
+    pub payload_hash: Option<String>,
+    /// Attempt number, if any.
+    pub attempt: Option<u32>,
+    /// Outcome in one word (`ok`, `parked`, `dead`, `retry`, `halted`, ...).
+    pub outcome: String,
+    /// Human-readable detail (never a secret).
+    pub message: String,
+}
+
+/// A stored audit row: the record plus its place in the hash chain.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AuditRow {
+    /// Position in the log (1, 2, ...; gaps mean deleted rows).
+    pub seq: u64,
+    /// The event.
+    #[serde(flatten)]
+    pub record: AuditRecord,
+    /// Hash of the previous row (64 zeros for the first).
+    pub prev_hash: String,
+    /// SHA-256 over `prev_hash` and this row's canonical content.
+    pub hash: String,
+}
+
+/// One finished run of a flow, for `status` and metrics.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FlowRun {
+    /// Tenant.
+    pub tenant: String,
+    /// Flow.
+    pub flow: String,
+    /// Start, ms since the epoch.
+    pub started_ms: u64,
+    /// End, ms since the epoch.
+    pub finished_ms: u64,
+    /// `ok`, `halted` or `failed`.
+    pub outcome: String,
+    /// Why it halted or failed.
+    pub message: Option<String>,
+    /// Source records read.
+    pub read: u64,
+    /// Documents delivered.
+    pub delivered: u64,
+    /// Documents already delivered with the same content.
+    pub unchanged: u64,
+    /// Documents parked.
+    pub parked: u64,
+    /// Documents dead-lettered.
+    pub dead: u64,
+    /// Write retries.
+    pub retries: u64,
+}
+
+/// The store of all tenants' state.
+pub trait Store: Send + Sync + fmt::Debug {
+    /// The cursor of a flow's source, if any.
+    fn cursor(&self, tenant: &str, flow: &str) -> StoreResult<Option<String>>;
+    /// Saves a flow's source cursor.
+    fn set_cursor(&self, tenant: &str, flow: &str, cursor: Option<&str>) -> StoreResult<()>;
+
+    /// One ledger row.
+    fn ledger_get(&self, tenant: &str, flow: &str, key: &str) -> StoreResult<Option<LedgerEntry>>;
+    /// Inserts or replaces a ledger row.
+    fn ledger_put(&self, entry: &LedgerEntry) -> StoreResult<()>;
+    /// Removes a ledger row (a parked source record that has since mapped).
+    fn ledger_delete(&self, tenant: &str, flow: &str, key: &str) -> StoreResult<()>;
+    /// Rows of a flow in `state`, oldest change first, at most `limit`.
+    fn ledger_in_state(
+        &self,
+        tenant: &str,
+        flow: &str,
+        state: RecordState,
+        limit: usize,
+    ) -> StoreResult<Vec<LedgerEntry>>;
+    /// Row counts per state of a flow.
+    fn ledger_counts(&self, tenant: &str, flow: &str) -> StoreResult<StateCounts>;
+
+    /// Sets crosswalk `table[key] = value` of a tenant.
+    fn xref_put(&self, tenant: &str, table: &str, key: &str, value: &str) -> StoreResult<()>;
+    /// All crosswalk tables of a tenant.
+    fn xrefs(&self, tenant: &str) -> StoreResult<Crosswalks>;
+
+    /// Appends an audit event, chaining it to the previous row.
+    fn audit_append(&self, record: &AuditRecord) -> StoreResult<AuditRow>;
+    /// Audit rows with `seq > after`, in order, at most `limit`.
+    fn audit_rows(&self, after: u64, limit: usize) -> StoreResult<Vec<AuditRow>>;
+
+    /// Stores an encrypted secret.
+    fn secret_put(&self, tenant: &str, name: &str, sealed: &[u8]) -> StoreResult<()>;
+    /// An encrypted secret.
+    fn secret_get(&self, tenant: &str, name: &str) -> StoreResult<Option<Vec<u8>>>;
+    /// Names of a tenant's secrets.
+    fn secret_names(&self, tenant: &str) -> StoreResult<Vec<String>>;
+
+    /// Stores an encrypted token of a connection with its expiry.
+    fn token_put(
+        &self,
+        tenant: &str,
+        connection: &str,
+        sealed: &[u8],
+        expires_ms: u64,
+    ) -> StoreResult<()>;
+    /// An encrypted token of a connection with its expiry.
+    fn token_get(&self, tenant: &str, connection: &str) -> StoreResult<Option<(Vec<u8>, u64)>>;
+
+    /// Records a finished flow run.
+    fn run_put(&self, run: &FlowRun) -> StoreResult<()>;
+    /// The most recent runs of a flow, newest first.
+    fn runs(&self, tenant: &str, flow: &str, limit: usize) -> StoreResult<Vec<FlowRun>>;
+}
