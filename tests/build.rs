@@ -10,10 +10,16 @@ fn main() {
         .expect("tests/ sits inside the workspace");
     let built = build(
         workspace,
-        &[Guest {
-            package: "misbehaving-component",
-            dir: "tests/components/misbehaving",
-        }],
+        &[
+            Guest {
+                package: "misbehaving-component",
+                dir: "tests/components/misbehaving",
+            },
+            Guest {
+                package: "testkit-component",
+                dir: "tests/components/testkit",
+            },
+        ],
     );
     write_embedded(&built, "test_components.rs");
 }

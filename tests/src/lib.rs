@@ -4,6 +4,7 @@
 //! token issuer) served by the sandbox crate's server.
 
 pub mod peers;
+pub mod pipeline_kit;
 
 use mlc_host::clock::{Clock, SystemClock};
 use mlc_host::credentials::{Authenticator, Credentials, MemorySecrets};

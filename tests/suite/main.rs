@@ -6,4 +6,5 @@ mod credentials;
 mod egress;
 mod loading;
 mod peoplesoft;
+mod pipeline;
 mod procurify;
