@@ -182,7 +182,6 @@ impl Deployment {
                         on_change: f.on_change,
                         retry: f.retry,
                         concurrency: f.concurrency,
-                        crosswalk: f.crosswalk.clone(),
                         requires: f.requires.clone(),
                     });
                     schedules.insert(fname.clone(), f.schedule.clone());

@@ -7,6 +7,11 @@
 //! - `"link": "<target key>"`: the record already exists in the target (no write);
 //! - `"skip": "<reason>"`: deliberately not written.
 //!
+//! An output may also carry `"xref": {"table": T, "key": K}` (or a list of
+//! them): once the document is delivered or linked, crosswalk `T[K]` is set
+//! to its target key (or to `"value"` when given). This is how reference flows
+//! (vendors, GL values) feed the lookups of the flows that need them.
+//!
 //! A program may call `xref($table; $key)`, which yields the crosswalk value or
 //! raises a *park* error: the record waits, with that reason, until the value
 //! exists (then it is mapped again automatically). `park($reason)` parks
@@ -60,6 +65,20 @@ pub struct Output {
     pub key: String,
     /// What to do with it.
     pub action: Action,
+    /// Crosswalk entries to set once it is delivered or linked.
+    pub xref: Vec<XrefEntry>,
+}
+
+/// A crosswalk entry an output asks for.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct XrefEntry {
+    /// Table (e.g. `vendor`).
+    pub table: String,
+    /// Key in the table (e.g. the Procurify vendor id).
+    pub key: String,
+    /// Value; `None` means the document's target key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
 }
 
 /// What to do with one output.
@@ -192,6 +211,19 @@ fn output(value: &Val) -> Result<Output, String> {
         Some(serde_json::Value::Number(n)) => n.to_string(),
         _ => return Err("\"key\" must be a non-empty string or a number".into()),
     };
+    let xref = match map.get("xref") {
+        None | Some(serde_json::Value::Null) => Vec::new(),
+        Some(v @ serde_json::Value::Object(_)) => vec![xref_entry(v)?],
+        Some(serde_json::Value::Array(list)) => {
+            list.iter().map(xref_entry).collect::<Result<_, _>>()?
+        }
+        Some(other) => {
+            return Err(format!(
+                "\"xref\" must be an object or a list, got {}",
+                type_name(other)
+            ));
+        }
+    };
     let present: Vec<&str> = ["body", "link", "skip"]
         .into_iter()
         .filter(|k| map.contains_key(*k))
@@ -226,7 +258,31 @@ fn output(value: &Val) -> Result<Output, String> {
             ));
         }
     };
-    Ok(Output { key, action })
+    Ok(Output { key, action, xref })
+}
+
+fn scalar_text(v: &serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::String(s) if !s.is_empty() => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn xref_entry(v: &serde_json::Value) -> Result<XrefEntry, String> {
+    let table = v.get("table").and_then(scalar_text);
+    let key = v.get("key").and_then(scalar_text);
+    match (table, key) {
+        (Some(table), Some(key)) => Ok(XrefEntry {
+            table,
+            key,
+            value: v.get("value").and_then(scalar_text),
+        }),
+        _ => Err(format!(
+            "\"xref\" entries need a \"table\" and a \"key\" (strings or numbers), got {}",
+            crate::excerpt(&v.to_string(), 120)
+        )),
+    }
 }
 
 fn type_name(v: &serde_json::Value) -> &'static str {
@@ -303,6 +359,7 @@ mod tests {
             Outcome::Mapped(vec![Output {
                 key: "REQ-5-17".into(),
                 action: Action::Write(r#"{"bu":"US001","n":2,"vendor_id":"0000000101"}"#.into()),
+                xref: vec![],
             }])
         );
     }
@@ -328,7 +385,8 @@ mod tests {
             m.run(r#"{"id": "0000000101"}"#, &bindings()),
             Outcome::Mapped(vec![Output {
                 key: "0000000101".into(),
-                action: Action::Link("17".into())
+                action: Action::Link("17".into()),
+                xref: vec![],
             }])
         );
     }
@@ -371,8 +429,41 @@ mod tests {
             m.run(r#"{"q": "12.50000001"}"#, &bindings()),
             Outcome::Mapped(vec![Output {
                 key: "k".into(),
-                action: Action::Write(r#"{"q":"12.50000001"}"#.into())
+                action: Action::Write(r#"{"q":"12.50000001"}"#.into()),
+                xref: vec![],
             }])
+        );
+    }
+
+    #[test]
+    fn outputs_can_ask_for_crosswalk_entries() {
+        let m = Mapping::compile(
+            "x.jq",
+            r#"{key: .name, body: {}, xref: [{table: "vendor", key: .id}, {table: "name", key: .id, value: .name}]}"#,
+        )
+        .unwrap();
+        let Outcome::Mapped(out) = m.run(r#"{"id": 17, "name": "Acme"}"#, &bindings()) else {
+            panic!("mapping failed");
+        };
+        assert_eq!(
+            out[0].xref,
+            vec![
+                XrefEntry {
+                    table: "vendor".into(),
+                    key: "17".into(),
+                    value: None
+                },
+                XrefEntry {
+                    table: "name".into(),
+                    key: "17".into(),
+                    value: Some("Acme".into())
+                },
+            ]
+        );
+        let m =
+            Mapping::compile("x.jq", r#"{key: "k", body: {}, xref: {table: "vendor"}}"#).unwrap();
+        assert!(
+            matches!(m.run("{}", &bindings()), Outcome::Failed(msg) if msg.contains("need a \"table\" and a \"key\""))
         );
     }
 }

@@ -9,7 +9,7 @@ use mlc_host::clock::SystemClock;
 use mlc_host::egress::EgressLimits;
 use mlc_host::mapping::Mapping;
 use mlc_host::pipeline::{
-    ConnectionHandle, CrosswalkRule, Endpoint, Flow, OnChange, Pipeline, RetryPolicy, TestFaults,
+    ConnectionHandle, Endpoint, Flow, OnChange, Pipeline, RetryPolicy, TestFaults,
 };
 use mlc_host::runtime::{Connection, Connector};
 use mlc_host::store::SqliteStore;
@@ -114,17 +114,7 @@ impl PipelineKit {
                 max_retry_after: Duration::from_secs(5),
             },
             concurrency: 4,
-            crosswalk: None,
             requires: Vec::new(),
         }
-    }
-
-    /// The same flow feeding crosswalk `table`.
-    pub fn with_crosswalk(mut flow: Flow, table: &str) -> Flow {
-        flow.crosswalk = Some(CrosswalkRule {
-            table: table.into(),
-            reverse: false,
-        });
-        flow
     }
 }

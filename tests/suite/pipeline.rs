@@ -100,14 +100,11 @@ async fn crash_between_write_and_record_leaves_no_duplicate_after_restart() {
 #[tokio::test]
 async fn parked_record_is_delivered_in_the_cycle_after_its_vendor_arrives() {
     let kit = PipelineKit::start().await;
-    let vendors = PipelineKit::with_crosswalk(
-        kit.flow(
-            "vendors",
-            "vendors",
-            "vendors",
-            r#"{key: .id, body: {name: .name}}"#,
-        ),
-        "vendor",
+    let vendors = kit.flow(
+        "vendors",
+        "vendors",
+        "vendors",
+        r#"{key: .name, body: {name: .name}, xref: {table: "vendor", key: .id}}"#,
     );
     let mut orders = kit.flow(
         "orders",
@@ -132,7 +129,7 @@ async fn parked_record_is_delivered_in_the_cycle_after_its_vendor_arrives() {
     let stored = kit.service.stored("orders");
     assert_eq!(
         stored["ORD-1"].1["vendor_id"],
-        stored_id(&kit, "vendors", "V1")
+        stored_id(&kit, "vendors", "Acme & Co")
     );
     assert!(!stored.contains_key("ORD-2"));
     let parked = kit
@@ -152,7 +149,7 @@ async fn parked_record_is_delivered_in_the_cycle_after_its_vendor_arrives() {
     let stored = kit.service.stored("orders");
     assert_eq!(
         stored["ORD-2"].1["vendor_id"],
-        stored_id(&kit, "vendors", "V2")
+        stored_id(&kit, "vendors", "Globex")
     );
     assert!(
         kit.store
@@ -162,6 +159,7 @@ async fn parked_record_is_delivered_in_the_cycle_after_its_vendor_arrives() {
     );
 }
 
+/// The target id the record service gave document `key` of sink `stream`.
 fn stored_id(kit: &PipelineKit, stream: &str, key: &str) -> serde_json::Value {
     json!(kit.service.stored(stream)[key].0)
 }

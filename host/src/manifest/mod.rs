@@ -11,7 +11,7 @@ pub use schedule::Schedule;
 
 use crate::credentials::{Credentials, SecretRef, Setting, TokenBody, TokenEndpoint};
 use crate::egress::Origin;
-use crate::pipeline::{CrosswalkRule, OnChange, RetryPolicy};
+use crate::pipeline::{OnChange, RetryPolicy};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -115,7 +115,6 @@ struct FlowDto {
     on_change: Option<String>,
     retry: Option<RetryDto>,
     concurrency: Option<usize>,
-    crosswalk: Option<CrosswalkDto>,
     #[serde(default)]
     config: toml::Table,
     #[serde(default = "enabled")]
@@ -133,14 +132,6 @@ struct RetryDto {
     base_ms: Option<u64>,
     cap_ms: Option<u64>,
     max_retry_after_secs: Option<u64>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CrosswalkDto {
-    table: String,
-    #[serde(default)]
-    reverse: bool,
 }
 
 /// A validated manifest.
@@ -231,8 +222,6 @@ pub struct FlowSpec {
     pub retry: RetryPolicy,
     /// Records in flight at once.
     pub concurrency: usize,
-    /// Crosswalk fed by the flow.
-    pub crosswalk: Option<CrosswalkRule>,
     /// `$config` of the mapping.
     pub config: serde_json::Value,
     /// Whether the flow runs at all.
@@ -561,10 +550,6 @@ fn flow(dir: &Path, name: &str, f: FlowDto, key: &str) -> Result<FlowSpec, Keyed
         on_change,
         retry,
         concurrency,
-        crosswalk: f.crosswalk.map(|c| CrosswalkRule {
-            table: c.table,
-            reverse: c.reverse,
-        }),
         config: toml_to_json(f.config),
         enabled: f.enabled,
     })
@@ -592,7 +577,6 @@ from = "procurify.vendors"
 to = "peoplesoft.vendors"
 mapping = "mappings/vendors.jq"
 every = "15m"
-crosswalk = { table = "vendor" }
 
 [tenants.acme.flows.pos]
 from = "procurify.approved_requisitions"

@@ -73,16 +73,6 @@ impl OnChange {
     }
 }
 
-/// Delivered documents feed a crosswalk table: `table[key] = target key`
-/// (or `table[target key] = key` when `reverse`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CrosswalkRule {
-    /// Table name (e.g. `vendor`).
-    pub table: String,
-    /// Store target key -> document key instead.
-    pub reverse: bool,
-}
-
 /// A flow, resolved and ready to run.
 #[derive(Debug, Clone)]
 pub struct Flow {
@@ -104,8 +94,6 @@ pub struct Flow {
     pub retry: RetryPolicy,
     /// Records processed at once (sink instances).
     pub concurrency: usize,
-    /// Crosswalk fed by this flow, if any.
-    pub crosswalk: Option<CrosswalkRule>,
     /// Flows that must run first in a cycle.
     pub requires: Vec<String>,
 }

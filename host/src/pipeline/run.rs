@@ -3,7 +3,7 @@
 //! page by page.
 
 use super::{Flow, FlowEvent, OnChange, Pipeline, PipelineError, RunCounts, RunOutcome, RunReport};
-use crate::mapping::{Action, Bindings, Outcome, Output};
+use crate::mapping::{Action, Bindings, Outcome, Output, XrefEntry};
 use crate::runtime::{CallError, ConnectorInstance, Doc, Failure, Page};
 use crate::store::{FlowRun as StoredRun, LedgerEntry, RecordState};
 use futures::StreamExt;
@@ -69,6 +69,15 @@ fn verdict(error: &CallError) -> Verdict {
         },
         CallError::Unsupported { .. } => Verdict::Halt(error.to_string()),
     }
+}
+
+fn xref_json(entries: &[XrefEntry]) -> Option<String> {
+    (!entries.is_empty()).then(|| serde_json::to_string(entries).unwrap_or_default())
+}
+
+fn xref_parse(text: Option<&str>) -> Vec<XrefEntry> {
+    text.and_then(|t| serde_json::from_str(t).ok())
+        .unwrap_or_default()
 }
 
 fn sha256_hex(text: &str) -> String {
@@ -210,6 +219,7 @@ impl<'a> FlowRun<'a> {
                     )?;
                     continue;
                 };
+                let xref = xref_parse(entry.xref.as_deref());
                 if let Settled::Halt(m) = self
                     .deliver(
                         &entry.source_key,
@@ -217,6 +227,7 @@ impl<'a> FlowRun<'a> {
                         &body,
                         &entry.hash,
                         entry.source_doc.as_deref(),
+                        &xref,
                         true,
                         entry.attempts,
                     )
@@ -376,6 +387,7 @@ impl<'a> FlowRun<'a> {
                     source_doc: Some(doc.body),
                     body: None,
                     updated_ms: self.now(),
+                    xref: None,
                 })?;
                 if !unchanged {
                     self.event(FlowEvent::RecordParked {
@@ -428,6 +440,7 @@ impl<'a> FlowRun<'a> {
                     &output.key,
                     &sha256_hex(&target),
                     &target,
+                    &output.xref,
                     None,
                     "mapping",
                 )
@@ -456,6 +469,7 @@ impl<'a> FlowRun<'a> {
                     source_doc: None,
                     body: None,
                     updated_ms: self.now(),
+                    xref: None,
                 })?;
                 self.event(FlowEvent::RecordSkipped {
                     source_key: doc.key.clone(),
@@ -474,7 +488,8 @@ impl<'a> FlowRun<'a> {
                         Ok(())
                     }
                     Some(e) if e.state == RecordState::Delivered => {
-                        self.changed(doc, &output.key, e, &body, &hash).await
+                        self.changed(doc, &output.key, e, &body, &hash, &output.xref)
+                            .await
                     }
                     Some(e) if matches!(e.state, RecordState::Pending | RecordState::Retrying) => {
                         self.deliver_or_halt(
@@ -483,6 +498,7 @@ impl<'a> FlowRun<'a> {
                             &body,
                             &hash,
                             Some(&doc.body),
+                            &output.xref,
                             true,
                             e.attempts,
                         )
@@ -495,6 +511,7 @@ impl<'a> FlowRun<'a> {
                             &body,
                             &hash,
                             Some(&doc.body),
+                            &output.xref,
                             false,
                             0,
                         )
@@ -512,6 +529,7 @@ impl<'a> FlowRun<'a> {
         mut entry: LedgerEntry,
         body: &str,
         hash: &str,
+        xref: &[XrefEntry],
     ) -> Result<(), PipelineError> {
         let policy = self.flow.on_change;
         self.event(FlowEvent::RecordChanged {
@@ -539,7 +557,7 @@ impl<'a> FlowRun<'a> {
                 Some((body, hash)),
             ),
             OnChange::Rewrite => {
-                self.deliver_or_halt(&doc.key, key, body, hash, Some(&doc.body), false, entry.attempts).await
+                self.deliver_or_halt(&doc.key, key, body, hash, Some(&doc.body), xref, false, entry.attempts).await
             }
         }
     }
@@ -552,6 +570,7 @@ impl<'a> FlowRun<'a> {
         body: &str,
         hash: &str,
         source_doc: Option<&str>,
+        xref: &[XrefEntry],
         lookup_first: bool,
         prior_attempts: u32,
     ) -> Result<(), PipelineError> {
@@ -562,6 +581,7 @@ impl<'a> FlowRun<'a> {
                 body,
                 hash,
                 source_doc,
+                xref,
                 lookup_first,
                 prior_attempts,
             )
@@ -582,6 +602,7 @@ impl<'a> FlowRun<'a> {
         body: &str,
         hash: &str,
         source_doc: Option<&str>,
+        xref: &[XrefEntry],
         mut lookup_first: bool,
         prior_attempts: u32,
     ) -> Result<Settled, PipelineError> {
@@ -600,6 +621,7 @@ impl<'a> FlowRun<'a> {
             source_doc: source_doc.map(str::to_string),
             body: Some(body.to_string()),
             updated_ms: self.now(),
+            xref: xref_json(xref),
         };
         store.ledger_put(&entry)?;
         let doc = Doc {
@@ -625,7 +647,9 @@ impl<'a> FlowRun<'a> {
                     .await
                 {
                     Ok(Some(target)) => {
-                        self.settle_delivered(source_key, key, hash, &target, None, "lookup")?;
+                        self.settle_delivered(
+                            source_key, key, hash, &target, xref, None, "lookup",
+                        )?;
                         break Settled::Done;
                     }
                     Ok(None) => None,
@@ -654,6 +678,7 @@ impl<'a> FlowRun<'a> {
                                 key,
                                 hash,
                                 &written.target_key,
+                                xref,
                                 Some(entry.attempts),
                                 "write",
                             )?;
@@ -729,6 +754,7 @@ impl<'a> FlowRun<'a> {
         key: &str,
         hash: &str,
         target: &str,
+        xref: &[XrefEntry],
         attempt: Option<u32>,
         via: &'static str,
     ) -> Result<(), PipelineError> {
@@ -749,14 +775,11 @@ impl<'a> FlowRun<'a> {
             source_doc: None,
             body: None,
             updated_ms: self.now(),
+            xref: None,
         })?;
-        if let Some(rule) = &self.flow.crosswalk {
-            let (k, v) = if rule.reverse {
-                (target, key)
-            } else {
-                (key, target)
-            };
-            store.xref_put(&self.flow.tenant, &rule.table, k, v)?;
+        for entry in xref {
+            let value = entry.value.as_deref().unwrap_or(target);
+            store.xref_put(&self.flow.tenant, &entry.table, &entry.key, value)?;
         }
         match attempt {
             Some(attempt) => {
@@ -810,6 +833,7 @@ impl<'a> FlowRun<'a> {
             source_doc: source_doc.map(str::to_string),
             body: body.map(|(b, _)| b.to_string()),
             updated_ms: self.now(),
+            xref: None,
         })?;
         self.event(FlowEvent::RecordDead {
             source_key: source_key.to_string(),
@@ -841,6 +865,7 @@ impl<'a> FlowRun<'a> {
             source_doc: None,
             body: None,
             updated_ms: self.now(),
+            xref: None,
         })?;
         self.event(FlowEvent::RecordUnreadable {
             key: key.to_string(),

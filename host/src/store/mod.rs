@@ -119,6 +119,8 @@ pub struct LedgerEntry {
     /// The mapped body (JSON), kept while it may need to be written (pending,
     /// retrying, dead).
     pub body: Option<String>,
+    /// Crosswalk entries to set on delivery (JSON list), kept with the body.
+    pub xref: Option<String>,
     /// Last change, ms since the epoch.
     pub updated_ms: u64,
 }

@@ -43,6 +43,8 @@ const MIGRATIONS: &[&str] = &[
         read INTEGER NOT NULL, delivered INTEGER NOT NULL, unchanged INTEGER NOT NULL,
         parked INTEGER NOT NULL, dead INTEGER NOT NULL, retries INTEGER NOT NULL);
      CREATE INDEX runs_flow ON runs (tenant, flow, started_ms);",
+    // 2: crosswalk entries travel with a pending document.
+    "ALTER TABLE ledger ADD COLUMN xref TEXT;",
 ];
 
 /// The hash that precedes the first audit row.
@@ -157,6 +159,7 @@ fn ledger_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(LedgerEntry, St
             source_doc: row.get(9)?,
             body: row.get(10)?,
             updated_ms: row.get::<_, i64>(11)? as u64,
+            xref: row.get(12)?,
         },
         state,
     ))
@@ -170,7 +173,7 @@ fn with_state((mut entry, state): (LedgerEntry, String)) -> StoreResult<LedgerEn
     Ok(entry)
 }
 
-const LEDGER_COLUMNS: &str = "tenant, flow, key, source_key, hash, state, attempts, target_key, reason, source_doc, body, updated_ms";
+const LEDGER_COLUMNS: &str = "tenant, flow, key, source_key, hash, state, attempts, target_key, reason, source_doc, body, updated_ms, xref";
 
 impl Store for SqliteStore {
     fn cursor(&self, tenant: &str, flow: &str) -> StoreResult<Option<String>> {
@@ -216,7 +219,7 @@ impl Store for SqliteStore {
             .execute(
                 &format!(
                     "INSERT OR REPLACE INTO ledger ({LEDGER_COLUMNS})
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
                 ),
                 params![
                     e.tenant,
@@ -230,7 +233,8 @@ impl Store for SqliteStore {
                     e.reason,
                     e.source_doc,
                     e.body,
-                    e.updated_ms as i64
+                    e.updated_ms as i64,
+                    e.xref
                 ],
             )
             .map(|_| ())
@@ -553,6 +557,7 @@ mod tests {
             source_doc: Some("{}".into()),
             body: None,
             updated_ms: 1,
+            xref: None,
         }
     }
 
