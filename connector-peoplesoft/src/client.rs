@@ -64,7 +64,12 @@ impl<'a, E: Env> Client<'a, E> {
             .env
             .send(&Request::new("GET", url.as_str()))
             .map_err(|e| e.into_failure(&ctx.operation))?;
-        let bytes = fault::read_wsdl_reply(response.status, &response.body, &ctx)?;
+        let bytes = fault::read_wsdl_reply(
+            response.status,
+            response.retry_after_secs(),
+            &response.body,
+            &ctx,
+        )?;
         let parsed = wsdl::parse(bytes, self.config.soap_version).map_err(|e| {
             fail::protocol(format!(
                 "WSDL of service {service} at {url} is unusable: {e}"

@@ -146,8 +146,11 @@ pub fn read_reply(
 }
 
 /// Reads `(status, body)` of a WSDL download: the WSDL bytes, or a failure.
+/// `retry_after_secs` is the reply's Retry-After, kept on a 429 so the host
+/// waits as long as the gateway asked.
 pub fn read_wsdl_reply<'a>(
     status: u16,
+    retry_after_secs: Option<u32>,
     body: &'a [u8],
     ctx: &CallContext,
 ) -> Result<&'a [u8], Failure> {
@@ -165,7 +168,7 @@ pub fn read_wsdl_reply<'a>(
     }
     if status == 429 {
         return Err(fail::rate_limited(
-            None,
+            retry_after_secs,
             format!("{}: 429 Too Many Requests", ctx.operation),
         ));
     }
@@ -697,7 +700,7 @@ mod tests {
             node: "PSFT_EP".into(),
             kind: CallKind::Wsdl("CI_DEPT_CF".into()),
         };
-        let f = read_wsdl_reply(404, b"Not Found", &c).unwrap_err();
+        let f = read_wsdl_reply(404, None, b"Not Found", &c).unwrap_err();
         assert!(
             matches!(&f, Failure::NotEnabled(m) if m.contains("CI_DEPT_CF")),
             "{f:?}"
@@ -706,18 +709,33 @@ mod tests {
         let said = ib_fault_xml(
             "Integration Gateway - no published WSDL for service CI_DEPT_CF on node PSFT_EP. (158,10721)",
         );
-        let f = read_wsdl_reply(404, said.as_bytes(), &c).unwrap_err();
+        let f = read_wsdl_reply(404, None, said.as_bytes(), &c).unwrap_err();
         assert!(
             matches!(&f, Failure::NotEnabled(m) if m.contains("no published WSDL")),
             "{f:?}"
         );
         let f = read_wsdl_reply(
             200,
+            None,
             ib_fault_xml("User password failed. (158,45)").as_bytes(),
             &c,
         )
         .unwrap_err();
         assert!(matches!(f, Failure::Unauthorized(_)), "{f:?}");
-        assert!(read_wsdl_reply(200, b"<definitions/>", &c).is_ok());
+        assert!(read_wsdl_reply(200, None, b"<definitions/>", &c).is_ok());
+    }
+
+    #[test]
+    fn wsdl_download_429_keeps_the_retry_after_seconds() {
+        let c = CallContext {
+            operation: "GET CI_VNDR_ID.1.wsdl".into(),
+            node: "PSFT_EP".into(),
+            kind: CallKind::Wsdl("CI_VNDR_ID".into()),
+        };
+        let f = read_wsdl_reply(429, Some(23), b"slow down", &c).unwrap_err();
+        assert!(
+            matches!(&f, Failure::RateLimited(t) if t.retry_after_secs == Some(23)),
+            "{f:?}"
+        );
     }
 }
