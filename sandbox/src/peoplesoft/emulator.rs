@@ -310,7 +310,9 @@ impl PeopleSoftEmulator {
     }
 
     /// Simulates AP entering a voucher for purchase order `po_id`: one voucher
-    /// line per PO line, `MERCHANDISE_AMT` = the line's quantity x price,
+    /// line per PO line, `MERCHANDISE_AMT` = the line's quantity x price
+    /// rounded to the PO currency's precision (PeopleSoft stores monetary
+    /// amounts at that precision, never the unrounded extension),
     /// `MATCH_STATUS_VCHR` `M` when `matched`, else `T` (to be matched).
     pub fn add_voucher(&self, po_id: &str, matched: bool) -> Result<Voucher, PeopleSoftError> {
         let mut state = self.state();
@@ -338,7 +340,7 @@ impl PeopleSoftEmulator {
                     voucher_line_num: i as u32 + 1,
                     po_id: Some(po.po_id.clone()),
                     line_nbr: line.line_nbr,
-                    merchandise_amt: po.line_amount(line.line_nbr),
+                    merchandise_amt: po.line_monetary_amount(line.line_nbr),
                 })
                 .collect(),
             lastupddttm: updated,

@@ -4,7 +4,7 @@
 use chrono::{Duration, NaiveDate, NaiveDateTime, Utc};
 use rand::Rng;
 use rand::rngs::StdRng;
-use rust_decimal::Decimal;
+use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::catalog;
 
@@ -103,6 +103,34 @@ impl PurchaseOrder {
             .map(|s| s.qty_po * s.price_po)
             .sum()
     }
+
+    /// The monetary amount of `line_nbr` as AP vouchers it (`MERCHANDISE_AMT`):
+    /// [`Self::line_amount`] at the PO currency's precision.
+    pub fn line_monetary_amount(&self, line_nbr: u32) -> Decimal {
+        monetary(self.line_amount(line_nbr), self.currency_cd.as_deref())
+    }
+}
+
+/// Decimal places of an amount in `currency` (`CURRENCY_CD_TBL.DECIMAL_POSITIONS`):
+/// 0 for JPY, 2 for the other currencies the site holds and when none is given.
+pub fn currency_decimals(currency: Option<&str>) -> u32 {
+    match currency {
+        Some("JPY") => 0,
+        _ => 2,
+    }
+}
+
+/// `amount` rounded to `currency`'s precision, half away from zero, and written
+/// with exactly that many decimals (`166.666545000` -> `166.67`, `20` -> `20.00`).
+/// Half away from zero (commercial rounding), not banker's: it is what an
+/// invoice's extended amount shows and what the databases PeopleSoft runs on
+/// do in SQL `ROUND` (Oracle, SQL Server, Db2 all round half away from zero).
+pub fn monetary(amount: Decimal, currency: Option<&str>) -> Decimal {
+    let places = currency_decimals(currency);
+    let mut rounded = amount.round_dp_with_strategy(places, RoundingStrategy::MidpointAwayFromZero);
+    // After rounding the scale is at most `places`; rescale only pads zeros.
+    rounded.rescale(places);
+    rounded
 }
 
 /// A supplier (record `VENDOR`, CI `VNDR_ID`).
@@ -373,4 +401,32 @@ pub(crate) fn current_row<'a>(
     rows.iter()
         .filter(|r| r.setid == setid && r.value == value && r.effdt <= asof)
         .max_by_key(|r| r.effdt)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dec(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn monetary_amounts_round_half_away_from_zero_to_two_places() {
+        assert_eq!(
+            monetary(dec("166.666545000"), Some("USD")).to_string(),
+            "166.67"
+        );
+        // Banker's rounding would give 0.12 and -0.12.
+        assert_eq!(monetary(dec("0.125"), Some("USD")).to_string(), "0.13");
+        assert_eq!(monetary(dec("-0.125"), None).to_string(), "-0.13");
+        assert_eq!(monetary(dec("0.124999"), Some("EUR")).to_string(), "0.12");
+    }
+
+    #[test]
+    fn monetary_amounts_carry_exactly_the_currency_precision() {
+        assert_eq!(monetary(dec("20"), Some("USD")).to_string(), "20.00");
+        assert_eq!(monetary(dec("136.5"), Some("CAD")).to_string(), "136.50");
+        assert_eq!(monetary(dec("1234.5"), Some("JPY")).to_string(), "1235");
+    }
 }

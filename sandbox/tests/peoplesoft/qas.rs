@@ -86,6 +86,46 @@ async fn vouchers_since_lists_seeded_and_added_vouchers_per_line() {
 }
 
 #[tokio::test]
+async fn voucher_amounts_of_five_decimal_prices_are_rounded_to_cents() {
+    let site = demo_site().await;
+    let lines = format!(
+        "{}{}",
+        line(
+            1,
+            "Washers",
+            "2",
+            "0.06250",
+            &distrib(1, "2", "610000", "10100")
+        ),
+        line(
+            2,
+            "Bolts",
+            "3",
+            "12.34565",
+            &distrib(1, "3", "610000", "10100")
+        )
+    );
+    let reply = create_po(&site, &po_body("0000000103", "REQ-R", &lines)).await;
+    let po_id = reply.payload().descendants("PO_ID")[0].text.clone();
+    let voucher = site.add_voucher(&po_id, false).unwrap();
+    let amounts: Vec<String> = voucher
+        .lines
+        .iter()
+        .map(|l| l.merchandise_amt.to_string())
+        .collect();
+    // 0.125 rounds half away from zero; 37.03695 to the nearest cent.
+    assert_eq!(amounts, ["0.13", "37.04"]);
+    let today = chrono::Utc::now().date_naive().to_string();
+    let rows = run_query(&site, "MLC_VOUCHERS_SINCE", &today, 0).await;
+    let listed: Vec<&str> = rows
+        .children_named("row")
+        .filter(|r| r.child_text("VOUCHER_ID") == Some(voucher.voucher_id.as_str()))
+        .map(|r| r.child_text("MERCHANDISE_AMT").unwrap())
+        .collect();
+    assert_eq!(listed, ["0.13", "37.04"]);
+}
+
+#[tokio::test]
 async fn voucher_match_status_change_is_visible_with_a_new_timestamp() {
     let site = demo_site().await;
     create_po(&site, &po_body("0000000101", "REQ-M", &simple_line(1))).await;
