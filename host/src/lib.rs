@@ -10,9 +10,11 @@
 //! - [`mapping`]: jq mapping programs with crosswalks and settings bound;
 //! - [`store`]: durable state (SQLite), [`vault`]: secrets encrypted at rest;
 //! - [`audit`]: verification and export of the hash-chained audit log;
-//! - [`manifest`]: the deployment file, [`deployment`]: a manifest made runnable.
+//! - [`manifest`]: the deployment file, [`deployment`]: a manifest made runnable;
+//! - [`app`]: the host assembled from a manifest, [`scheduler`]: the daemon's loops.
 #![deny(missing_docs)]
 
+pub mod app;
 pub mod audit;
 pub mod clock;
 pub mod components;
@@ -24,6 +26,7 @@ pub mod manifest;
 pub mod mapping;
 pub mod pipeline;
 pub mod runtime;
+pub mod scheduler;
 pub mod store;
 pub mod vault;
 

@@ -7,9 +7,10 @@
 //! - `"link": "<target key>"`: the record already exists in the target (no write);
 //! - `"skip": "<reason>"`: deliberately not written.
 //!
-//! An output may also carry `"xref": {"table": T, "key": K}` (or a list of
-//! them): once the document is delivered or linked, crosswalk `T[K]` is set
-//! to its target key (or to `"value"` when given). This is how reference flows
+//! An output may also carry `"xref": {"table": T, "key": K, "value": V}` (or a
+//! list of them): once the document is delivered or linked, crosswalk `T[K]`
+//! is set to `V`; a missing key or value stands for the document's target key
+//! (so `{"table": T, "value": V}` records target -> V). This is how reference flows
 //! (vendors, GL values) feed the lookups of the flows that need them.
 //!
 //! A program may call `xref($table; $key)`, which yields the crosswalk value or
@@ -21,6 +22,9 @@ use crate::store::Crosswalks;
 use jaq_core::load::{Arena, File, Loader};
 use jaq_core::{Compiler, Ctx, Vars, data};
 use jaq_json::Val;
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Definitions every mapping program can use.
 const PRELUDE: &str = r#"
@@ -74,8 +78,10 @@ pub struct Output {
 pub struct XrefEntry {
     /// Table (e.g. `vendor`).
     pub table: String,
-    /// Key in the table (e.g. the Procurify vendor id).
-    pub key: String,
+    /// Key in the table (e.g. the Procurify vendor id); `None` means the
+    /// document's target key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
     /// Value; `None` means the document's target key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
@@ -149,14 +155,7 @@ impl Mapping {
             Ok(v) => v,
             Err(e) => return Outcome::Failed(format!("the source record is not JSON: {e}")),
         };
-        let ctx = Ctx::<Data>::new(
-            &self.filter.lut,
-            Vars::new([
-                bindings.xref.clone(),
-                bindings.xref_rev.clone(),
-                bindings.config.clone(),
-            ]),
-        );
+        let ctx = Ctx::<Data>::new(&self.filter.lut, Vars::new(bindings.values()));
         let mut outputs = Vec::new();
         for (i, result) in self.filter.id.run((ctx, input)).enumerate() {
             let value = match result {
@@ -272,14 +271,11 @@ fn scalar_text(v: &serde_json::Value) -> Option<String> {
 fn xref_entry(v: &serde_json::Value) -> Result<XrefEntry, String> {
     let table = v.get("table").and_then(scalar_text);
     let key = v.get("key").and_then(scalar_text);
-    match (table, key) {
-        (Some(table), Some(key)) => Ok(XrefEntry {
-            table,
-            key,
-            value: v.get("value").and_then(scalar_text),
-        }),
+    let value = v.get("value").and_then(scalar_text);
+    match table {
+        Some(table) if key.is_some() || value.is_some() => Ok(XrefEntry { table, key, value }),
         _ => Err(format!(
-            "\"xref\" entries need a \"table\" and a \"key\" (strings or numbers), got {}",
+            "\"xref\" entries need a \"table\" and a \"key\" or \"value\" (strings or numbers), got {}",
             crate::excerpt(&v.to_string(), 120)
         )),
     }
@@ -296,19 +292,29 @@ fn type_name(v: &serde_json::Value) -> &'static str {
     }
 }
 
-/// The values bound to a program's global variables.
+/// The values bound to a program's global variables. Kept as JSON text so
+/// bindings can cross threads (jaq values are reference-counted, not `Send`);
+/// each thread parses them once per set of bindings.
 #[derive(Clone)]
 pub struct Bindings {
-    xref: Val,
-    xref_rev: Val,
-    config: Val,
+    id: u64,
+    json: Arc<[String; 3]>,
 }
 
 impl std::fmt::Debug for Bindings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Bindings").finish_non_exhaustive()
+        f.debug_struct("Bindings")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
+
+thread_local! {
+    /// The last bindings this thread parsed, by id.
+    static PARSED: RefCell<Option<(u64, [Val; 3])>> = const { RefCell::new(None) };
+}
+
+static NEXT_BINDINGS_ID: AtomicU64 = AtomicU64::new(1);
 
 impl Bindings {
     /// Bindings from the tenant's crosswalks and the flow's settings.
@@ -320,13 +326,33 @@ impl Bindings {
                 rev.insert(v.clone(), k.clone());
             }
         }
-        let to_val =
-            |json: String| jaq_json::read::parse_single(json.as_bytes()).unwrap_or_default();
+        let text = |m: &Crosswalks| serde_json::to_string(m).unwrap_or_else(|_| "{}".into());
         Bindings {
-            xref: to_val(serde_json::to_string(xrefs).unwrap_or_else(|_| "{}".into())),
-            xref_rev: to_val(serde_json::to_string(&reversed).unwrap_or_else(|_| "{}".into())),
-            config: to_val(config.to_string()),
+            id: NEXT_BINDINGS_ID.fetch_add(1, Ordering::Relaxed),
+            json: Arc::new([text(xrefs), text(&reversed), config.to_string()]),
         }
+    }
+
+    /// `[$xref, $xref_rev, $config]` as jaq values, parsed once per thread.
+    fn values(&self) -> [Val; 3] {
+        PARSED.with(|cell| {
+            let mut cell = cell.borrow_mut();
+            match cell.as_ref() {
+                Some((id, values)) if *id == self.id => values.clone(),
+                _ => {
+                    let parse = |json: &str| {
+                        jaq_json::read::parse_single(json.as_bytes()).unwrap_or_default()
+                    };
+                    let values = [
+                        parse(&self.json[0]),
+                        parse(&self.json[1]),
+                        parse(&self.json[2]),
+                    ];
+                    *cell = Some((self.id, values.clone()));
+                    values
+                }
+            }
+        })
     }
 }
 
@@ -450,12 +476,12 @@ mod tests {
             vec![
                 XrefEntry {
                     table: "vendor".into(),
-                    key: "17".into(),
+                    key: Some("17".into()),
                     value: None
                 },
                 XrefEntry {
                     table: "name".into(),
-                    key: "17".into(),
+                    key: Some("17".into()),
                     value: Some("Acme".into())
                 },
             ]
@@ -463,7 +489,7 @@ mod tests {
         let m =
             Mapping::compile("x.jq", r#"{key: "k", body: {}, xref: {table: "vendor"}}"#).unwrap();
         assert!(
-            matches!(m.run("{}", &bindings()), Outcome::Failed(msg) if msg.contains("need a \"table\" and a \"key\""))
+            matches!(m.run("{}", &bindings()), Outcome::Failed(msg) if msg.contains("need a \"table\" and a \"key\" or \"value\""))
         );
     }
 }

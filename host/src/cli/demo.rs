@@ -1,31 +1,74 @@
-//! `ml-connector demo`: starts both sandbox systems in-process, loads the two
-//! built-in connector components into per-tenant sandboxes (OAuth2 for
-//! Procurify, WS-Security for PeopleSoft, credentials attached by the host),
-//! checks both connections and reads every stream the sync flows will use,
-//! then prints a summary.
-//!
-//! The flows themselves (mapping, ledger, writes, audit) come with the
-//! pipeline; until then the demo shows the platform they run on.
+//! `ml-connector demo`: the whole product against the built-in sandbox in one
+//! command. Starts both sandbox systems in-process (seeded), writes the
+//! shipped manifest and mappings into a working folder with the sandbox's
+//! addresses, creates a vault key, a store and the demo secrets, runs every
+//! enabled flow once, and prints what happened and where to look next.
 
+use super::init::DEMO_SECRETS;
+use super::{Outcome, report};
 use anyhow::{Context, bail};
-use mlc_host::clock::SystemClock;
-use mlc_host::components;
-use mlc_host::credentials::{
-    Authenticator, Credentials, MemorySecrets, SecretRef, Setting, TokenBody, TokenEndpoint,
-};
-use mlc_host::egress::{ConnectionEgress, EgressLimits, Origin};
-use mlc_host::events::{Event, EventLog};
-use mlc_host::runtime::{
-    Connection, Connector, ConnectorInstance, Runtime, RuntimeConfig, Sandbox, SandboxLimits,
-};
-use mlc_sandbox::catalog;
-use mlc_sandbox::peoplesoft::{DEMO_PASSWORD, DEMO_USER, PeopleSoftConfig, PeopleSoftSandbox};
+use mlc_host::app::{App, AppOptions};
+use mlc_host::audit::{self, Verification};
+use mlc_host::credentials::Secret;
+use mlc_host::events::Event;
+use mlc_host::pipeline::RunReport;
+use mlc_host::store::{RecordState, SqliteStore, Store};
+use mlc_host::vault::{Vault, VaultKey};
+use mlc_sandbox::peoplesoft::{PeopleSoftConfig, PeopleSoftSandbox};
 use mlc_sandbox::procurify::{ProcurifyConfig, ProcurifySandbox};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// The demo's tenant name.
-const TENANT: &str = "demo";
+/// The shipped manifest; its sandbox addresses are replaced at run time.
+const MANIFEST: &str = include_str!("../../../manifest.toml");
+/// The addresses the shipped manifest uses for the standalone sandbox.
+const PROCURIFY_PLACEHOLDER: &str = "http://127.0.0.1:8701";
+const PEOPLESOFT_PLACEHOLDER: &str = "http://127.0.0.1:8702";
+
+/// The shipped mapping programs.
+const MAPPINGS: &[(&str, &str)] = &[
+    (
+        "vendors_to_procurify.jq",
+        include_str!("../../../mappings/vendors_to_procurify.jq"),
+    ),
+    (
+        "vendors_to_peoplesoft.jq",
+        include_str!("../../../mappings/vendors_to_peoplesoft.jq"),
+    ),
+    (
+        "accounts_to_procurify.jq",
+        include_str!("../../../mappings/accounts_to_procurify.jq"),
+    ),
+    (
+        "accounts_to_peoplesoft.jq",
+        include_str!("../../../mappings/accounts_to_peoplesoft.jq"),
+    ),
+    (
+        "departments_to_procurify.jq",
+        include_str!("../../../mappings/departments_to_procurify.jq"),
+    ),
+    (
+        "departments_to_peoplesoft.jq",
+        include_str!("../../../mappings/departments_to_peoplesoft.jq"),
+    ),
+    (
+        "requisitions_to_purchase_orders.jq",
+        include_str!("../../../mappings/requisitions_to_purchase_orders.jq"),
+    ),
+    (
+        "purchase_orders_to_peoplesoft.jq",
+        include_str!("../../../mappings/purchase_orders_to_peoplesoft.jq"),
+    ),
+    (
+        "procurify_purchase_orders_index.jq",
+        include_str!("../../../mappings/procurify_purchase_orders_index.jq"),
+    ),
+    (
+        "vouchers_close_purchase_orders.jq",
+        include_str!("../../../mappings/vouchers_close_purchase_orders.jq"),
+    ),
+];
 
 /// Arguments of `demo`.
 #[derive(Debug, clap::Args)]
@@ -36,256 +79,194 @@ pub struct Args {
     /// Seed of the sandbox data.
     #[arg(long, default_value_t = 7)]
     seed: u64,
+    /// Working folder for the manifest, mappings, store and key (default: a new temporary folder).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Print the run reports as JSON instead of tables.
+    #[arg(long)]
+    json: bool,
 }
 
-/// One line of the summary.
-struct Row {
-    system: &'static str,
-    stream: &'static str,
-    records: usize,
-    bad: usize,
-    pages: usize,
+/// Writes the demo deployment into `dir` for sandboxes at the given URLs.
+pub fn write_deployment(
+    dir: &Path,
+    procurify_url: &str,
+    peoplesoft_url: &str,
+) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(dir.join("mappings"))
+        .with_context(|| format!("creating {}", dir.display()))?;
+    for (name, code) in MAPPINGS {
+        std::fs::write(dir.join("mappings").join(name), code)?;
+    }
+    let manifest = MANIFEST
+        .replace(PROCURIFY_PLACEHOLDER, procurify_url)
+        .replace(PEOPLESOFT_PLACEHOLDER, peoplesoft_url);
+    let path = dir.join("manifest.toml");
+    std::fs::write(&path, manifest)?;
+    Ok(path)
 }
 
-pub async fn run(args: Args) -> anyhow::Result<()> {
+fn count(reports: &[RunReport], flow: &str, f: impl Fn(&RunReport) -> u64) -> u64 {
+    reports.iter().filter(|r| r.flow == flow).map(f).sum()
+}
+
+pub async fn run(args: Args) -> anyhow::Result<Outcome> {
     let started = Instant::now();
-    let procurify_config = ProcurifyConfig {
+    let procurify = ProcurifySandbox::start(ProcurifyConfig {
         seed: args.seed,
         requisitions: args.size,
         ..ProcurifyConfig::default()
-    };
-    let procurify = ProcurifySandbox::start(procurify_config.clone())
-        .await
-        .context("starting the Procurify sandbox")?;
+    })
+    .await
+    .context("starting the Procurify sandbox")?;
     let peoplesoft = PeopleSoftSandbox::start(PeopleSoftConfig {
         seed: args.seed,
         ..PeopleSoftConfig::default()
     })
     .await
     .context("starting the PeopleSoft sandbox")?;
-    println!("Sandbox systems:");
-    println!(
-        "  Procurify   {} ({} requisitions, seed {})",
-        procurify.base_url(),
-        args.size,
-        args.seed
-    );
-    println!("  PeopleSoft  {}", peoplesoft.listener_url());
-
-    let runtime = Runtime::new(RuntimeConfig {
-        cache_dir: Some(cache_dir()),
-        ..RuntimeConfig::default()
-    })?;
-    let t = Instant::now();
-    let (procurify_connector, outcome_p) =
-        runtime.load("procurify", components::CONNECTOR_PROCURIFY)?;
-    let (peoplesoft_connector, outcome_s) =
-        runtime.load("peoplesoft", components::CONNECTOR_PEOPLESOFT)?;
-    println!(
-        "Components loaded in {:.0?} (procurify: {outcome_p:?}, peoplesoft: {outcome_s:?})",
-        t.elapsed()
-    );
-
-    // Secrets live with the host; the manifest (here: this code) only names them.
-    let secrets = Arc::new(MemorySecrets::new());
-    secrets.set(
-        TENANT,
-        "procurify/client_secret",
-        &procurify_config.client_secret,
-    );
-    secrets.set(TENANT, "peoplesoft/password", DEMO_PASSWORD);
-    let events = Arc::new(EventLog::new());
-
-    let procurify_sandbox = sandbox(
-        "procurify",
-        &procurify.base_url(),
-        Credentials::OAuth2ClientCredentials {
-            endpoint: TokenEndpoint {
-                url: procurify.token_url(),
-                body: TokenBody::Json,
-                audience: Some("https://api.procurify.com/".into()),
-                scope: None,
-                default_ttl_secs: 86_400,
-            },
-            client_id: Setting::Plain(procurify_config.client_id.clone()),
-            client_secret: SecretRef::parse("secret:procurify/client_secret")?,
-        },
-        &secrets,
-        &events,
-    )?;
-    let peoplesoft_sandbox = sandbox(
-        "peoplesoft",
-        &peoplesoft.base_url(),
-        Credentials::Wsse {
-            username: Setting::Plain(DEMO_USER.into()),
-            password: SecretRef::parse("secret:peoplesoft/password")?,
-        },
-        &secrets,
-        &events,
-    )?;
-    let procurify_conn = Connection {
-        base_url: procurify.base_url(),
-        config: serde_json::json!({ "page_size": 100 }).to_string(),
+    let dir = match args.dir {
+        Some(d) => d,
+        None => std::env::temp_dir().join(format!("ml-connector-demo-{}", std::process::id())),
     };
-    let peoplesoft_conn = Connection {
-        base_url: peoplesoft.base_url(),
-        config: serde_json::json!({
-            "node": peoplesoft.config().node,
-            "setid": catalog::SETID,
-            "business_unit": catalog::BUSINESS_UNITS[0],
-        })
-        .to_string(),
-    };
-
-    let mut rows = Vec::new();
-    let mut p = start(&procurify_connector, &procurify_sandbox, &procurify_conn).await?;
-    for stream in [
-        "approved_requisitions",
-        "vendors",
-        "account_codes",
-        "departments",
-    ] {
-        rows.push(read_all(&mut p, &procurify_conn, "Procurify", stream).await?);
-    }
-    let mut s = start(&peoplesoft_connector, &peoplesoft_sandbox, &peoplesoft_conn).await?;
-    for stream in ["vendors", "accounts", "departments", "vouchers"] {
-        rows.push(read_all(&mut s, &peoplesoft_conn, "PeopleSoft", stream).await?);
-    }
-
-    println!();
-    println!(
-        "{:<11} {:<22} {:>8} {:>5} {:>6}",
-        "system", "stream", "records", "bad", "pages"
-    );
-    for r in &rows {
-        println!(
-            "{:<11} {:<22} {:>8} {:>5} {:>6}",
-            r.system, r.stream, r.records, r.bad, r.pages
+    if dir.join("ml-connector.db").exists() {
+        bail!(
+            "{} already holds a demo store; pass another --dir or remove it",
+            dir.display()
         );
     }
-    let recent = events.recent();
-    let tokens = recent
+    let manifest_path = write_deployment(&dir, &procurify.base_url(), &peoplesoft.base_url())?;
+    println!("Sandbox systems (seed {}):", args.seed);
+    println!(
+        "  Procurify   {} ({} requisitions)",
+        procurify.base_url(),
+        args.size
+    );
+    println!("  PeopleSoft  {}", peoplesoft.listener_url());
+    println!("Deployment in {}", dir.display());
+
+    // init: key file, store, the sandbox's demo secrets (encrypted).
+    let key = VaultKey::create_file(&dir.join("ml-connector.key"))?;
+    let store = Arc::new(SqliteStore::open(&dir.join("ml-connector.db"))?);
+    let vault = Vault::new(key, store.clone() as Arc<dyn Store>);
+    for (name, value) in DEMO_SECRETS {
+        vault.set("sandbox", name, &Secret::new(*value))?;
+    }
+    drop((vault, store));
+
+    let app = App::open(&manifest_path, AppOptions::default()).await?;
+    println!(
+        "Running {} flows once, in dependency order...",
+        app.deployment
+            .tenants
+            .values()
+            .map(|t| t.flows.len())
+            .sum::<usize>()
+    );
+    let reports = app.sync(None, None).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report::json(&reports))?);
+    } else {
+        println!();
+        print!("{}", report::table(&reports));
+    }
+
+    let po_count = peoplesoft.purchase_orders().len();
+    let dead: u64 = app
+        .deployment
+        .tenants
+        .values()
+        .flat_map(|t| {
+            t.flows
+                .iter()
+                .map(move |f| (t.name.clone(), f.name.clone()))
+        })
+        .map(|(t, f)| {
+            app.store
+                .ledger_counts(&t, &f)
+                .map(|c| c.get(&RecordState::Dead).copied().unwrap_or(0))
+                .unwrap_or(0)
+        })
+        .sum();
+    let parked: u64 = app
+        .deployment
+        .tenants
+        .values()
+        .flat_map(|t| {
+            t.flows
+                .iter()
+                .map(move |f| (t.name.clone(), f.name.clone()))
+        })
+        .map(|(t, f)| {
+            app.store
+                .ledger_counts(&t, &f)
+                .map(|c| c.get(&RecordState::Parked).copied().unwrap_or(0))
+                .unwrap_or(0)
+        })
+        .sum();
+    let moved = |flow: &str| count(&reports, flow, |r| r.counts.delivered + r.counts.linked);
+    let tokens = app
+        .events
+        .recent()
         .iter()
         .filter(|e| matches!(e, Event::TokenRefreshed { .. }))
         .count();
-    let denied = recent
-        .iter()
-        .filter(|e| matches!(e, Event::EgressDenied { .. }))
-        .count();
+    let verification = audit::verify(app.store.as_ref())?;
+
     println!();
+    println!("Summary");
     println!(
-        "Procurify requests: {} (OAuth2 tokens fetched by the host: {tokens}); PeopleSoft requests: {} (WS-Security added by the host)",
-        procurify.server().requests().len(),
-        peoplesoft.server().requests().len()
+        "  vendors PeopleSoft -> Procurify      {:>6}",
+        moved("vendors-to-procurify")
     );
     println!(
-        "Egress denials: {denied}. Done in {:.1?}.",
-        started.elapsed()
+        "  vendors Procurify -> PeopleSoft      {:>6}",
+        moved("vendors-to-peoplesoft")
     );
     println!(
-        "Next: the sync flows (requisitions -> POs, vendors and GL both ways) arrive with the pipeline."
+        "  GL accounts aligned (both ways)      {:>6}",
+        moved("accounts-to-procurify") + moved("accounts-to-peoplesoft")
     );
-    if rows.iter().all(|r| r.records == 0) {
-        bail!("the demo read no records at all: the sandbox or the connectors are broken");
+    println!(
+        "  cost centers aligned (both ways)     {:>6}",
+        moved("departments-to-procurify") + moved("departments-to-peoplesoft")
+    );
+    println!(
+        "  requisitions -> PeopleSoft POs       {:>6}  (POs now in PeopleSoft: {po_count})",
+        count(&reports, "requisitions-to-purchase-orders", |r| r
+            .counts
+            .delivered)
+    );
+    println!("  parked (waiting for a reference)     {parked:>6}");
+    println!("  dead letters                         {dead:>6}");
+    println!("  OAuth2 tokens fetched by the host    {tokens:>6}");
+    match &verification {
+        Verification::Verified { rows, .. } => println!("  audit: verified ({rows} rows)"),
+        Verification::Broken { seq, reason } => println!("  audit: BROKEN at row {seq}: {reason}"),
     }
-    Ok(())
-}
-
-fn sandbox(
-    connection: &str,
-    base_url: &str,
-    credentials: Credentials,
-    secrets: &Arc<MemorySecrets>,
-    events: &Arc<EventLog>,
-) -> anyhow::Result<Sandbox> {
-    let clock = Arc::new(SystemClock);
-    let auth = Authenticator::new(
-        TENANT,
-        connection,
-        credentials,
-        secrets.clone(),
-        events.clone(),
-        clock.clone(),
+    println!("Done in {:.1?}.", started.elapsed());
+    println!();
+    println!("Next:");
+    println!(
+        "  ml-connector audit list   --manifest {}",
+        manifest_path.display()
     );
-    Ok(Sandbox {
-        limits: SandboxLimits::default(),
-        egress: Arc::new(ConnectionEgress {
-            tenant: TENANT.into(),
-            connection: connection.into(),
-            origin: Origin::parse(base_url)?,
-            extra_origins: Vec::new(),
-            auth: Some(Arc::new(auth)),
-            limits: EgressLimits::default(),
-            events: events.clone(),
-        }),
-        events: events.clone(),
-        clock,
+    println!(
+        "  ml-connector sync         --manifest {}   (runs again: nothing is posted twice)",
+        manifest_path.display()
+    );
+    println!(
+        "  ml-connector sandbox      (standalone sandbox for manifest.toml in this repository)"
+    );
+    if !matches!(verification, Verification::Verified { .. }) {
+        bail!("the audit chain does not verify");
+    }
+    if po_count == 0 {
+        bail!("no purchase order reached PeopleSoft; see the table above");
+    }
+    Ok(if report::any_halted(&reports) {
+        Outcome::Halted
+    } else {
+        Outcome::Ok
     })
-}
-
-async fn start(
-    connector: &Connector,
-    sandbox: &Sandbox,
-    connection: &Connection,
-) -> anyhow::Result<ConnectorInstance> {
-    let mut instance = connector.instantiate(sandbox).await?;
-    let spec = instance.spec().await?;
-    instance
-        .check(connection)
-        .await
-        .with_context(|| format!("checking the {} connection", spec.name))?;
-    println!(
-        "  {} {}: connection checked; streams: {}",
-        spec.name,
-        spec.version,
-        spec.streams
-            .iter()
-            .map(|s| s.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    Ok(instance)
-}
-
-async fn read_all(
-    instance: &mut ConnectorInstance,
-    connection: &Connection,
-    system: &'static str,
-    stream: &'static str,
-) -> anyhow::Result<Row> {
-    let mut row = Row {
-        system,
-        stream,
-        records: 0,
-        bad: 0,
-        pages: 0,
-    };
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = instance
-            .read(connection, stream, cursor.as_deref())
-            .await
-            .with_context(|| format!("reading {system} {stream}"))?;
-        row.pages += 1;
-        row.records += page.docs.len();
-        row.bad += page.bad_records.len();
-        if page.cursor.is_some() {
-            cursor = page.cursor;
-        }
-        if !page.more {
-            return Ok(row);
-        }
-        if row.pages > 100_000 {
-            bail!("{system} {stream}: more than 100000 pages; the cursor is not advancing");
-        }
-    }
-}
-
-/// Precompiled components are kept in the user's cache directory.
-fn cache_dir() -> std::path::PathBuf {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(std::path::PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir);
-    base.join("ml-connector").join("components")
 }

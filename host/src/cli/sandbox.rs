@@ -9,11 +9,13 @@ use std::net::SocketAddr;
 /// Arguments of `sandbox`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Port of the Procurify emulator on 127.0.0.1 (0: any free port).
-    #[arg(long, default_value_t = 0)]
+    /// Port of the Procurify emulator on 127.0.0.1 (0: any free port); the
+    /// shipped manifest.toml expects 8701.
+    #[arg(long, default_value_t = 8701)]
     procurify_port: u16,
-    /// Port of the PeopleSoft emulator on 127.0.0.1 (0: any free port).
-    #[arg(long, default_value_t = 0)]
+    /// Port of the PeopleSoft emulator on 127.0.0.1 (0: any free port); the
+    /// shipped manifest.toml expects 8702.
+    #[arg(long, default_value_t = 8702)]
     peoplesoft_port: u16,
     /// Seed of the generated data.
     #[arg(long, default_value_t = 7)]

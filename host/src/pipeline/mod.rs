@@ -183,6 +183,7 @@ pub struct Pipeline {
     clock: Arc<dyn Clock>,
     faults: TestFaults,
     writes: std::sync::atomic::AtomicU64,
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 impl Pipeline {
@@ -194,6 +195,7 @@ impl Pipeline {
             clock,
             faults: TestFaults::default(),
             writes: std::sync::atomic::AtomicU64::new(0),
+            stopping: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -201,6 +203,19 @@ impl Pipeline {
     pub fn with_test_faults(mut self, faults: TestFaults) -> Pipeline {
         self.faults = faults;
         self
+    }
+
+    /// Asks running flows to stop: writes already in flight finish and are
+    /// recorded, no new record or page is started, cursors stay at the last
+    /// settled page.
+    pub fn request_stop(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// True once a stop was requested.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The journal (counters, audit).

@@ -265,6 +265,11 @@ impl<'a> FlowRun<'a> {
         let mut cursor = store.cursor(tenant, flow)?;
         let mut attempt = 0u32;
         loop {
+            if self.pipeline.is_stopping() {
+                return Ok(RunOutcome::Incomplete(
+                    "stopped for shutdown; the next run resumes here".into(),
+                ));
+            }
             let instance = match &mut source {
                 Ok(i) => i,
                 Err(e) => return Ok(RunOutcome::Incomplete(e.to_string())),
@@ -326,6 +331,12 @@ impl<'a> FlowRun<'a> {
                 self.unreadable(&bad.key, &bad.reason)?;
             }
             self.process_records(page.docs).await?;
+            if self.pipeline.is_stopping() {
+                // Records of this page may be unstarted: keep the cursor.
+                return Ok(RunOutcome::Incomplete(
+                    "stopped for shutdown; the next run resumes here".into(),
+                ));
+            }
             if let Some(m) = self.halt_reason() {
                 // The page is not settled: the cursor stays, the page is read again.
                 return Ok(RunOutcome::Halted(m));
@@ -345,7 +356,7 @@ impl<'a> FlowRun<'a> {
         futures::stream::iter(docs)
             .for_each_concurrent(self.flow.concurrency.max(1), |doc| async {
                 let failed = first_error.lock().map(|e| e.is_some()).unwrap_or(true);
-                if failed || self.halt_reason().is_some() {
+                if failed || self.halt_reason().is_some() || self.pipeline.is_stopping() {
                     return;
                 }
                 if let Err(e) = self.process_record(doc).await
@@ -748,6 +759,7 @@ impl<'a> FlowRun<'a> {
         Ok(Settled::Done)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn settle_delivered(
         &self,
         source_key: &str,
@@ -778,8 +790,9 @@ impl<'a> FlowRun<'a> {
             xref: None,
         })?;
         for entry in xref {
-            let value = entry.value.as_deref().unwrap_or(target);
-            store.xref_put(&self.flow.tenant, &entry.table, &entry.key, value)?;
+            let k = entry.key.as_deref().unwrap_or(target);
+            let v = entry.value.as_deref().unwrap_or(target);
+            store.xref_put(&self.flow.tenant, &entry.table, k, v)?;
         }
         match attempt {
             Some(attempt) => {
