@@ -217,6 +217,31 @@ pub fn read_create(reply: &Element, operation: &str, key_field: &str) -> Result<
     }
 }
 
+/// Reads the reply to an empty Create sent to prove the operation is enabled:
+/// the gateway's setup checks (active, routing, permission) have passed when
+/// the CI answers at all, and it must refuse the empty record (`notification`
+/// 0). A `notification` 1 means the site saved an empty record: that is
+/// reported, never taken as a pass.
+pub fn read_probe(reply: &Element, operation: &str) -> Result<(), Failure> {
+    match reply
+        .find("notification")
+        .map(|n| n.text.trim().to_string())
+    {
+        Some(n) if n == "0" => Ok(()),
+        Some(n) if n == "1" => Err(fail::protocol(format!(
+            "{operation}: PeopleSoft accepted the empty record sent to prove the operation is enabled (notification 1): look for a blank row it added, and make the component's required fields required"
+        ))),
+        Some(other) => Err(fail::protocol(format!(
+            "{operation}: notification {:?} is neither 1 nor 0",
+            excerpt(&other, 40)
+        ))),
+        None => Err(fail::protocol(format!(
+            "{operation}: reply <{}> has no notification element",
+            reply.name
+        ))),
+    }
+}
+
 /// The matches of a Find reply: every element holding a `key_field` leaf, as
 /// its leaf properties (trimmed), duplicates removed, in reply order. A Find
 /// answering `notification` 0 with error messages is a protocol failure.

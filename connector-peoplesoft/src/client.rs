@@ -179,6 +179,24 @@ impl<'a, E: Env> Client<'a, E> {
         Ok(created)
     }
 
+    /// Proves `ci_name`'s Create operation is active, routed and granted
+    /// without creating anything: sends a Create with no properties, which
+    /// passes the gateway's setup checks before the CI sees the record and is
+    /// then refused by the CI (`notification` 0). Setup faults come back as
+    /// their `not-enabled` to-do.
+    pub fn ci_create_probe(&self, ci_name: &str) -> Result<(), Failure> {
+        let operation = ci::operation(ci_name, Method::Create);
+        let ctx = CallContext {
+            operation: operation.clone(),
+            node: self.config.node.clone(),
+            kind: CallKind::Create,
+        };
+        let body = self
+            .ci_call(ci_name, Method::Create, &[], CallKind::Create)?
+            .into_body(&ctx)?;
+        ci::read_probe(&body, &operation)
+    }
+
     /// CI Find; returns the matches (leaf properties of each match holding `key_field`).
     pub fn ci_find(
         &self,

@@ -66,7 +66,11 @@ pub fn required_operations(config: &Config) -> Vec<(String, Vec<String>)> {
 
 /// Proves the connection: every WSDL fetched and offering its operations (all
 /// missing ones reported at once), then authenticated calls that change
-/// nothing: each configured query (one row) and a PO Find.
+/// nothing: each configured query (one row), a PO Find, and an empty Create of
+/// each CI the connector writes with (refused by an enabled operation). Every
+/// operation that is inactive, unrouted or not granted is reported in one
+/// `not-enabled`; any other failure (credentials, node, transport) ends the
+/// check at once.
 pub fn check<E: Env>(client: &Client<'_, E>) -> Result<(), Failure> {
     let cfg = client.config;
     let mut missing = Vec::new();
@@ -84,21 +88,63 @@ pub fn check<E: Env>(client: &Client<'_, E>) -> Result<(), Failure> {
     if !missing.is_empty() {
         return Err(fail::not_enabled(missing.join("; ")));
     }
+    let mut to_do = SetupToDo::default();
     let today = values::date_of_unix_ms(client.env.now_ms()).to_string();
-    client.query(&cfg.voucher_query, &today, 1)?;
+    to_do.note(client.query(&cfg.voucher_query, &today, 1).map(drop))?;
     for query in [
         &cfg.supplier_query,
         &cfg.account_query,
         &cfg.department_query,
     ] {
-        client.query(query, &cfg.setid, 1)?;
+        to_do.note(client.query(query, &cfg.setid, 1).map(drop))?;
     }
-    streams::purchase_orders::lookup(client, "MLC-CHECK")?;
+    to_do.note(streams::purchase_orders::lookup(client, "MLC-CHECK").map(drop))?;
+    for ci_name in [
+        &cfg.purchase_order_ci,
+        &cfg.vendor_ci,
+        &cfg.account_ci,
+        &cfg.department_ci,
+    ] {
+        to_do.note(client.ci_create_probe(ci_name))?;
+    }
+    to_do.into_result()?;
     client.env.log(
         Level::Info,
-        &format!("node {}: WSDLs, queries and PO search answered", cfg.node),
+        &format!(
+            "node {}: WSDLs, queries, PO search and every Create operation answered",
+            cfg.node
+        ),
     );
     Ok(())
+}
+
+/// The `not-enabled` to-dos a check has met so far, each once (the four
+/// queries share one QAS operation, so its to-do would otherwise repeat).
+#[derive(Default)]
+struct SetupToDo(Vec<String>);
+
+impl SetupToDo {
+    /// Keeps a `not-enabled` to-do and goes on; passes any other failure up.
+    fn note(&mut self, result: Result<(), Failure>) -> Result<(), Failure> {
+        match result {
+            Err(Failure::NotEnabled(message)) => {
+                if !self.0.contains(&message) {
+                    self.0.push(message);
+                }
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    /// One `not-enabled` listing every to-do, or `Ok` when there is none.
+    fn into_result(self) -> Result<(), Failure> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(fail::not_enabled(self.0.join("; ")))
+        }
+    }
 }
 
 /// The host's services, as the component sees them.
@@ -195,6 +241,27 @@ mod tests {
         env.on("CI_PO_EXPRESS_F.V1", |_| {
             ok(envelope("<Find__CompIntfc__PO_EXPRESSResponse/>"))
         });
+        for ci in CREATE_CIS {
+            env.on(&format!("CI_{ci}_C.V1"), move |_| {
+                ok(envelope(&format!(
+                    "<Create__CompIntfc__{ci}Response><notification>0</notification><messages><type>Error</type><messagetext>Required field missing.</messagetext></messages></Create__CompIntfc__{ci}Response>"
+                )))
+            });
+        }
+    }
+
+    /// The CIs the connector creates with (default configuration).
+    const CREATE_CIS: [&str; 4] = ["PO_EXPRESS", "VNDR_ID", "ACCOUNT_CF", "DEPT_CF"];
+
+    /// An IB fault reply carrying `text`.
+    fn ib_fault(text: &str) -> Answer {
+        let mut reply = ok(envelope(&format!(
+            r#"<SOAP-ENV:Fault xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/"><faultcode>SOAP-ENV:Server</faultcode><faultstring>null</faultstring><detail><IBResponse type="error"><DefaultMessage><![CDATA[{text}]]></DefaultMessage></IBResponse></detail></SOAP-ENV:Fault>"#
+        )));
+        if let Ok(r) = &mut reply {
+            r.status = 500;
+        }
+        reply
     }
 
     #[test]
@@ -219,6 +286,94 @@ mod tests {
         check(&Client::new(&cfg, &env, &cache)).unwrap();
         assert_eq!(env.posted("QAS_EXECUTEQRYSYNC_OPER.VERSION_1").len(), 4);
         assert_eq!(env.posted("CI_PO_EXPRESS_F.V1").len(), 1);
+        for ci in CREATE_CIS {
+            let probes = env.posted(&format!("CI_{ci}_C.V1"));
+            assert_eq!(probes.len(), 1, "{ci}");
+            // The probe carries no property: nothing a CI could save.
+            let root = format!("Create__CompIntfc__{ci}");
+            let start = probes[0]
+                .find(&format!("<{root} xmlns="))
+                .expect("probe root");
+            let end = probes[0]
+                .find(&format!("</{root}>"))
+                .expect("probe root end");
+            let inside = &probes[0][start..end];
+            assert!(inside.ends_with("\">"), "{}", probes[0]);
+            assert_eq!(inside.matches('<').count(), 1, "{}", probes[0]);
+        }
+    }
+
+    #[test]
+    fn check_lists_every_inactive_unrouted_or_ungranted_create_in_one_not_enabled() {
+        let env = FakeEnv::default();
+        full_site(&env, &["C", "F"]);
+        env.on("CI_PO_EXPRESS_C.V1", |_| {
+            ib_fault("Service Operation CI_PO_EXPRESS_C is inactive. (158,10508)")
+        });
+        env.on("CI_VNDR_ID_C.V1", |_| {
+            ib_fault(
+                "No routing found for Service Operation CI_VNDR_ID_C to node PSFT_EP. (158,10509)",
+            )
+        });
+        env.on("CI_DEPT_CF_C.V1", |_| {
+            ib_fault(
+                "User MLC_INT not authorized to invoke Service Operation CI_DEPT_CF_C. (158,536)",
+            )
+        });
+        let cfg = config();
+        let cache = WsdlCache::default();
+        match check(&Client::new(&cfg, &env, &cache)).unwrap_err() {
+            Failure::NotEnabled(m) => {
+                assert!(
+                    m.contains("activate service operation CI_PO_EXPRESS_C"),
+                    "{m}"
+                );
+                assert!(m.contains("any-to-local routing for CI_VNDR_ID_C"), "{m}");
+                assert!(m.contains("grant service operation CI_DEPT_CF_C"), "{m}");
+                assert!(!m.contains("CI_ACCOUNT_CF_C"), "{m}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn check_reports_an_inactive_query_operation_once() {
+        let env = FakeEnv::default();
+        full_site(&env, &["C", "F"]);
+        env.on("QAS_EXECUTEQRYSYNC_OPER.VERSION_1", |_| {
+            ib_fault("Service Operation QAS_EXECUTEQRYSYNC_OPER is inactive. (158,10508)")
+        });
+        let cfg = config();
+        let cache = WsdlCache::default();
+        match check(&Client::new(&cfg, &env, &cache)).unwrap_err() {
+            Failure::NotEnabled(m) => {
+                assert_eq!(
+                    m.matches("QAS_EXECUTEQRYSYNC_OPER is inactive").count(),
+                    1,
+                    "{m}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        // The other operations were still probed, so their to-dos would show.
+        assert_eq!(env.posted("CI_DEPT_CF_C.V1").len(), 1);
+    }
+
+    #[test]
+    fn check_fails_when_an_empty_create_is_saved() {
+        let env = FakeEnv::default();
+        full_site(&env, &["C", "F"]);
+        env.on("CI_ACCOUNT_CF_C.V1", |_| {
+            ok(envelope(
+                "<Create__CompIntfc__ACCOUNT_CFResponse><notification>1</notification></Create__CompIntfc__ACCOUNT_CFResponse>",
+            ))
+        });
+        let cfg = config();
+        let cache = WsdlCache::default();
+        match check(&Client::new(&cfg, &env, &cache)).unwrap_err() {
+            Failure::Protocol(m) => assert!(m.contains("CI_ACCOUNT_CF_C"), "{m}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -91,6 +91,66 @@ async fn user_without_the_permission_gets_158_536_until_granted() {
     );
 }
 
+/// The four Create operations the connector writes with, and their request roots.
+const CREATES: [(&str, &str); 4] = [
+    ("CI_PO_EXPRESS_C", "Create__CompIntfc__PO_EXPRESS"),
+    ("CI_VNDR_ID_C", "Create__CompIntfc__VNDR_ID"),
+    ("CI_ACCOUNT_CF_C", "Create__CompIntfc__ACCOUNT_CF"),
+    ("CI_DEPT_CF_C", "Create__CompIntfc__DEPT_CF"),
+];
+
+/// How many rows the site holds, across every record a Create can add.
+fn record_counts(site: &mlc_sandbox::peoplesoft::PeopleSoftSandbox) -> [usize; 4] {
+    [
+        site.purchase_orders().len(),
+        site.vendors().len(),
+        site.accounts().len(),
+        site.departments().len(),
+    ]
+}
+
+#[tokio::test]
+async fn empty_create_on_an_enabled_operation_is_refused_with_notification_0_creating_nothing()
+{
+    let site = demo_site().await;
+    let before = record_counts(&site);
+    for (operation, root) in CREATES {
+        let reply = call(&site, operation, &message(&site, operation, root, "")).await;
+        assert_eq!(reply.status, StatusCode::OK, "{operation}: {}", reply.body);
+        assert_eq!(
+            reply.payload().child_text("notification"),
+            Some("0"),
+            "{operation}: {}",
+            reply.body
+        );
+        let texts = error_texts(&reply);
+        assert!(
+            texts.iter().any(|t| t.contains("Required")),
+            "{operation}: {texts:?}"
+        );
+    }
+    assert_eq!(record_counts(&site), before);
+}
+
+#[tokio::test]
+async fn setup_checks_answer_an_empty_create_before_its_content() {
+    let site = demo_site().await;
+    site.deactivate("CI_PO_EXPRESS_C").unwrap();
+    site.remove_routing("CI_VNDR_ID_C").unwrap();
+    site.revoke(DEMO_USER, "CI_DEPT_CF_C").unwrap();
+    let expected = [
+        "Service Operation CI_PO_EXPRESS_C is inactive. (158,10508)",
+        "No routing found for Service Operation CI_VNDR_ID_C to node PSFT_EP. (158,10509)",
+        "User MLC_INTEGRATION not authorized to invoke Service Operation CI_DEPT_CF_C. (158,536)",
+    ];
+    let probed = [CREATES[0], CREATES[1], CREATES[3]];
+    for ((operation, root), fault) in probed.into_iter().zip(expected) {
+        let reply = call(&site, operation, &message(&site, operation, root, "")).await;
+        assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR, "{operation}");
+        assert_eq!(reply.fault_message(), fault);
+    }
+}
+
 #[tokio::test]
 async fn control_calls_name_unknown_operations_and_users() {
     let site = demo_site().await;
