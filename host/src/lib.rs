@@ -11,11 +11,13 @@
 //! - [`store`]: durable state (SQLite), [`vault`]: secrets encrypted at rest;
 //! - [`audit`]: verification and export of the hash-chained audit log;
 //! - [`manifest`]: the deployment file, [`deployment`]: a manifest made runnable;
-//! - [`app`]: the host assembled from a manifest, [`scheduler`]: the daemon's loops.
+//! - [`app`]: the host assembled from a manifest, [`scheduler`]: the daemon's loops;
+//! - [`bundled`]: the shipped manifest and mappings, embedded.
 #![deny(missing_docs)]
 
 pub mod app;
 pub mod audit;
+pub mod bundled;
 pub mod clock;
 pub mod components;
 pub mod credentials;

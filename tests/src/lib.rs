@@ -3,6 +3,7 @@
 //! builder for sandboxes, and small HTTP peers (an echo server, an OAuth2
 //! token issuer) served by the sandbox crate's server.
 
+pub mod mission_kit;
 pub mod peers;
 pub mod pipeline_kit;
 
@@ -19,14 +20,18 @@ pub mod components {
     include!(concat!(env!("OUT_DIR"), "/test_components.rs"));
 }
 
-/// The runtime shared by all tests of a binary; precompiled components are
-/// kept under the target directory so later test runs skip Cranelift.
+/// Where tests keep precompiled components (under the target directory), so
+/// later test runs skip Cranelift.
+pub fn cache_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("OUT_DIR")).join("../../../mlc-component-cache")
+}
+
+/// The runtime shared by all tests of a binary.
 pub fn runtime() -> &'static Runtime {
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
-        let cache_dir = std::path::Path::new(env!("OUT_DIR")).join("../../../mlc-component-cache");
         Runtime::new(RuntimeConfig {
-            cache_dir: Some(cache_dir),
+            cache_dir: Some(cache_dir()),
             max_instances: 64,
             ..RuntimeConfig::default()
         })

@@ -5,6 +5,7 @@ mod containment;
 mod credentials;
 mod egress;
 mod loading;
+mod mission;
 mod peoplesoft;
 mod pipeline;
 mod procurify;

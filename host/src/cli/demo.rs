@@ -9,6 +9,7 @@ use super::{Outcome, report};
 use anyhow::{Context, bail};
 use mlc_host::app::{App, AppOptions};
 use mlc_host::audit::{self, Verification};
+use mlc_host::bundled;
 use mlc_host::credentials::Secret;
 use mlc_host::events::Event;
 use mlc_host::pipeline::RunReport;
@@ -16,59 +17,9 @@ use mlc_host::store::{RecordState, SqliteStore, Store};
 use mlc_host::vault::{Vault, VaultKey};
 use mlc_sandbox::peoplesoft::{PeopleSoftConfig, PeopleSoftSandbox};
 use mlc_sandbox::procurify::{ProcurifyConfig, ProcurifySandbox};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
-
-/// The shipped manifest; its sandbox addresses are replaced at run time.
-const MANIFEST: &str = include_str!("../../../manifest.toml");
-/// The addresses the shipped manifest uses for the standalone sandbox.
-const PROCURIFY_PLACEHOLDER: &str = "http://127.0.0.1:8701";
-const PEOPLESOFT_PLACEHOLDER: &str = "http://127.0.0.1:8702";
-
-/// The shipped mapping programs.
-const MAPPINGS: &[(&str, &str)] = &[
-    (
-        "vendors_to_procurify.jq",
-        include_str!("../../../mappings/vendors_to_procurify.jq"),
-    ),
-    (
-        "vendors_to_peoplesoft.jq",
-        include_str!("../../../mappings/vendors_to_peoplesoft.jq"),
-    ),
-    (
-        "accounts_to_procurify.jq",
-        include_str!("../../../mappings/accounts_to_procurify.jq"),
-    ),
-    (
-        "accounts_to_peoplesoft.jq",
-        include_str!("../../../mappings/accounts_to_peoplesoft.jq"),
-    ),
-    (
-        "departments_to_procurify.jq",
-        include_str!("../../../mappings/departments_to_procurify.jq"),
-    ),
-    (
-        "departments_to_peoplesoft.jq",
-        include_str!("../../../mappings/departments_to_peoplesoft.jq"),
-    ),
-    (
-        "requisitions_to_purchase_orders.jq",
-        include_str!("../../../mappings/requisitions_to_purchase_orders.jq"),
-    ),
-    (
-        "purchase_orders_to_peoplesoft.jq",
-        include_str!("../../../mappings/purchase_orders_to_peoplesoft.jq"),
-    ),
-    (
-        "procurify_purchase_orders_index.jq",
-        include_str!("../../../mappings/procurify_purchase_orders_index.jq"),
-    ),
-    (
-        "vouchers_close_purchase_orders.jq",
-        include_str!("../../../mappings/vouchers_close_purchase_orders.jq"),
-    ),
-];
 
 /// Arguments of `demo`.
 #[derive(Debug, clap::Args)]
@@ -85,25 +36,6 @@ pub struct Args {
     /// Print the run reports as JSON instead of tables.
     #[arg(long)]
     json: bool,
-}
-
-/// Writes the demo deployment into `dir` for sandboxes at the given URLs.
-pub fn write_deployment(
-    dir: &Path,
-    procurify_url: &str,
-    peoplesoft_url: &str,
-) -> anyhow::Result<PathBuf> {
-    std::fs::create_dir_all(dir.join("mappings"))
-        .with_context(|| format!("creating {}", dir.display()))?;
-    for (name, code) in MAPPINGS {
-        std::fs::write(dir.join("mappings").join(name), code)?;
-    }
-    let manifest = MANIFEST
-        .replace(PROCURIFY_PLACEHOLDER, procurify_url)
-        .replace(PEOPLESOFT_PLACEHOLDER, peoplesoft_url);
-    let path = dir.join("manifest.toml");
-    std::fs::write(&path, manifest)?;
-    Ok(path)
 }
 
 fn count(reports: &[RunReport], flow: &str, f: impl Fn(&RunReport) -> u64) -> u64 {
@@ -135,7 +67,8 @@ pub async fn run(args: Args) -> anyhow::Result<Outcome> {
             dir.display()
         );
     }
-    let manifest_path = write_deployment(&dir, &procurify.base_url(), &peoplesoft.base_url())?;
+    let manifest_path =
+        bundled::write_deployment(&dir, &procurify.base_url(), &peoplesoft.base_url(), |m| m)?;
     println!("Sandbox systems (seed {}):", args.seed);
     println!(
         "  Procurify   {} ({} requisitions)",

@@ -98,6 +98,11 @@ pub(super) struct FlowRun<'a> {
     halted: Mutex<Option<String>>,
     counts: Mutex<RunCounts>,
     retries: AtomicU64,
+    /// Until one write of this run succeeded, writes go one at a time: a
+    /// target that is not set up (or down) sees one attempt, not one per
+    /// concurrent record.
+    write_gate: tokio::sync::Mutex<()>,
+    write_proven: std::sync::atomic::AtomicBool,
 }
 
 impl<'a> FlowRun<'a> {
@@ -113,6 +118,8 @@ impl<'a> FlowRun<'a> {
             halted: Mutex::new(None),
             counts: Mutex::new(RunCounts::default()),
             retries: AtomicU64::new(0),
+            write_gate: tokio::sync::Mutex::new(()),
+            write_proven: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -672,6 +679,17 @@ impl<'a> FlowRun<'a> {
             let failure = match failure {
                 Some(e) => e,
                 None => {
+                    let _gate = if self.write_proven.load(Ordering::SeqCst) {
+                        None
+                    } else {
+                        Some(self.write_gate.lock().await)
+                    };
+                    if let Some(m) = self.halt_reason() {
+                        entry.state = RecordState::Retrying;
+                        entry.reason = Some(format!("flow halted: {m}"));
+                        store.ledger_put(&entry)?;
+                        break Settled::Done;
+                    }
                     entry.attempts += 1;
                     entry.updated_ms = self.now();
                     store.ledger_put(&entry)?;
@@ -680,6 +698,7 @@ impl<'a> FlowRun<'a> {
                         .await
                     {
                         Ok(written) => {
+                            self.write_proven.store(true, Ordering::SeqCst);
                             let n = self.pipeline.writes.fetch_add(1, Ordering::SeqCst) + 1;
                             if self.pipeline.faults.crash_after_writes == Some(n) {
                                 return Err(PipelineError::SimulatedCrash(n));
