@@ -9,3 +9,5 @@ mod mission;
 mod peoplesoft;
 mod pipeline;
 mod procurify;
+mod reliability;
+mod security;

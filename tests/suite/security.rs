@@ -1,0 +1,1 @@
+//! Security suite (being written).
