@@ -76,12 +76,31 @@ fn main() {
     });
     let _ = std::fs::remove_dir_all(&dir);
 
-    let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
-    println!("ml-connector runtime figures ({profile}, test component {} KiB)", MISBEHAVING_COMPONENT.len() / 1024);
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    println!(
+        "ml-connector runtime figures ({profile}, test component {} KiB)",
+        MISBEHAVING_COMPONENT.len() / 1024
+    );
     println!("| what | per operation |");
     println!("|---|---|");
-    println!("| compile (Cranelift, once per component and engine) | {} |", per_op(compile, 1));
-    println!("| load precompiled component from disk cache | {} |", per_op(load_total, loads));
-    println!("| instantiate from InstancePre (Store + sandbox state) | {} |", per_op(instantiate, n_inst));
-    println!("| host->guest call (`check`, async, guarded) | {} |", per_op(calls, n_calls));
+    println!(
+        "| compile (Cranelift, once per component and engine) | {} |",
+        per_op(compile, 1)
+    );
+    println!(
+        "| load precompiled component from disk cache | {} |",
+        per_op(load_total, loads)
+    );
+    println!(
+        "| instantiate from InstancePre (Store + sandbox state) | {} |",
+        per_op(instantiate, n_inst)
+    );
+    println!(
+        "| host->guest call (`check`, async, guarded) | {} |",
+        per_op(calls, n_calls)
+    );
 }

@@ -110,8 +110,7 @@ fn record_counts(site: &mlc_sandbox::peoplesoft::PeopleSoftSandbox) -> [usize; 4
 }
 
 #[tokio::test]
-async fn empty_create_on_an_enabled_operation_is_refused_with_notification_0_creating_nothing()
-{
+async fn empty_create_on_an_enabled_operation_is_refused_with_notification_0_creating_nothing() {
     let site = demo_site().await;
     let before = record_counts(&site);
     for (operation, root) in CREATES {
@@ -146,7 +145,11 @@ async fn setup_checks_answer_an_empty_create_before_its_content() {
     let probed = [CREATES[0], CREATES[1], CREATES[3]];
     for ((operation, root), fault) in probed.into_iter().zip(expected) {
         let reply = call(&site, operation, &message(&site, operation, root, "")).await;
-        assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR, "{operation}");
+        assert_eq!(
+            reply.status,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "{operation}"
+        );
         assert_eq!(reply.fault_message(), fault);
     }
 }
