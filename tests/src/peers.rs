@@ -258,9 +258,7 @@ impl Handler for RecordService {
                     .map(|(_, k, b)| serde_json::json!({"key": k, "body": b}))
                     .collect();
                 let last = newer
-                    .iter()
-                    .take(limit)
-                    .last()
+                    .get(newer.len().min(limit).wrapping_sub(1))
                     .map_or(after, |(seq, _, _)| *seq);
                 let next = (newer.len() > limit).then_some(last);
                 Response::json(

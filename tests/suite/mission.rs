@@ -13,11 +13,13 @@ use std::collections::BTreeMap;
 
 /// One expected PO line: description, quantity, price, ACCOUNT, DEPTID.
 type ExpectedLine = (String, Decimal, Decimal, String, String);
+/// PO_REF -> (vendor name, lines).
+type ExpectedPos = BTreeMap<String, (String, Vec<ExpectedLine>)>;
 
 /// What PeopleSoft must hold after a sync, computed from Procurify's own
 /// state (not from what the connector read): PO_REF -> (vendor name, lines),
 /// and the PO_REFs that must wait because a cost center has no DEPTID.
-fn expected(kit: &MissionKit) -> (BTreeMap<String, (String, Vec<ExpectedLine>)>, Vec<String>) {
+fn expected(kit: &MissionKit) -> (ExpectedPos, Vec<String>) {
     let state = kit.procurify.state();
     let mut ready = BTreeMap::new();
     let mut waiting = Vec::new();
