@@ -12,6 +12,7 @@
 //! - [`audit`]: verification and export of the hash-chained audit log;
 //! - [`manifest`]: the deployment file, [`deployment`]: a manifest made runnable;
 //! - [`app`]: the host assembled from a manifest, [`scheduler`]: the daemon's loops;
+//! - [`daemon`]: the daemon's HTTP surface (status page, `/metrics`, `/healthz`);
 //! - [`bundled`]: the shipped manifest and mappings, embedded.
 #![deny(missing_docs)]
 
@@ -21,6 +22,7 @@ pub mod bundled;
 pub mod clock;
 pub mod components;
 pub mod credentials;
+pub mod daemon;
 pub mod deployment;
 pub mod egress;
 pub mod events;
