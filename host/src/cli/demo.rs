@@ -2,10 +2,11 @@
 //! command. Starts both sandbox systems in-process (seeded), writes the
 //! shipped manifest and mappings into a working folder with the sandbox's
 //! addresses, creates a vault key, a store and the demo secrets, runs every
-//! enabled flow once, and prints what happened and where to look next.
+//! enabled flow once (a progress bar per tenant on a terminal, one line per
+//! flow otherwise, on stderr), and prints what happened and where to look next.
 
 use super::init::DEMO_SECRETS;
-use super::{Outcome, report};
+use super::{Outcome, progress, report};
 use anyhow::{Context, bail};
 use mlc_host::app::{App, AppOptions};
 use mlc_host::audit::{self, Verification};
@@ -96,7 +97,13 @@ pub async fn run(args: Args) -> anyhow::Result<Outcome> {
             .map(|t| t.flows.len())
             .sum::<usize>()
     );
-    let reports = app.sync(None, None).await?;
+    let selection: Vec<_> = app
+        .deployment
+        .tenants
+        .values()
+        .map(|t| (t.name.clone(), t.flows.clone()))
+        .collect();
+    let reports = progress::run_flows(&app, &selection).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report::json(&reports))?);
     } else {
@@ -179,17 +186,18 @@ pub async fn run(args: Args) -> anyhow::Result<Outcome> {
     }
     println!("Done in {:.1?}.", started.elapsed());
     println!();
-    println!("Next:");
+    println!("Next (the store stays; the sandbox systems stopped with this command):");
+    for command in ["status", "audit list", "audit verify", "dead-letters list"] {
+        println!(
+            "  ml-connector {command:<17} --manifest {}",
+            manifest_path.display()
+        );
+    }
     println!(
-        "  ml-connector audit list   --manifest {}",
-        manifest_path.display()
+        "  ml-connector sandbox            (emulators on :8701/:8702 for manifest.toml in this repository;"
     );
     println!(
-        "  ml-connector sync         --manifest {}   (runs again: nothing is posted twice)",
-        manifest_path.display()
-    );
-    println!(
-        "  ml-connector sandbox      (standalone sandbox for manifest.toml in this repository)"
+        "                                   then `init --demo-secrets`, `check`, `sync`, `run` with it)"
     );
     if !matches!(verification, Verification::Verified { .. }) {
         bail!("the audit chain does not verify");

@@ -1,30 +1,50 @@
 //! Command-line surface of `ml-connector`: argument parsing, logging set-up,
-//! and dispatch to one module per subcommand. Errors print as one line plus a
-//! hint; exit codes: 0 success, 1 failure, 2 usage error, 3 a flow halted and
-//! needs the operator (the message says what to do).
+//! and dispatch to one module per subcommand. Human output by default and
+//! `--json` for scripts; errors print as one `error:` line (plus the list of
+//! problems when there are several) and a `hint:` line.
+//!
+//! Exit codes: 0 success; 1 failure (the error says what failed); 2 usage
+//! (bad arguments, unknown tenant, flow or dead letter); 3 a flow halted or
+//! `check` found set-up to do (the output lists what to do).
 
 mod audit;
+mod check;
+mod dead_letters;
 mod demo;
+mod dry_run;
 mod init;
+mod map;
+mod progress;
 mod report;
 mod run;
 mod sandbox;
 mod secrets;
+mod status;
 mod sync;
 
 use clap::{Parser, Subcommand};
+use mlc_host::manifest::Manifest;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// ml-connector: Procurify <-> PeopleSoft, one WebAssembly component per system.
+///
+/// Exit codes: 0 ok, 1 failure, 2 usage error, 3 a flow halted or set-up is
+/// missing (the output says what to do).
 #[derive(Debug, Parser)]
-#[command(name = "ml-connector", version, about)]
+#[command(name = "ml-connector", version, about, long_about)]
 struct Cli {
     /// Log filter (e.g. `info`, `mlc_host=debug`); also read from `MLC_LOG`.
     #[arg(long, global = true, env = "MLC_LOG", default_value = "warn")]
     log: String,
-    /// Log format.
-    #[arg(long, global = true, value_enum, default_value = "human")]
+    /// Log format (logs go to stderr).
+    #[arg(
+        long,
+        global = true,
+        env = "MLC_LOG_FORMAT",
+        value_enum,
+        default_value = "human"
+    )]
     log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
@@ -55,11 +75,20 @@ enum Command {
     Demo(demo::Args),
     /// Create the vault key file and the store of a manifest.
     Init(init::Args),
-    /// Run flows once (all, or one with --flow), in dependency order.
+    /// Test every connection and list what must be set up (exit 3 when something is missing).
+    Check(check::Args),
+    /// Run flows once (all, or one with --flow), in dependency order; --dry-run writes nothing.
     Sync(sync::Args),
-    /// Run the daemon: every flow on its schedule, until Ctrl-C.
+    /// Run the daemon: every flow on its schedule, status page and /metrics, until Ctrl-C.
     Run(run::Args),
-    /// Manage the encrypted secrets (values are read from stdin, never shown).
+    /// Per flow: last run, ledger counts, cursor, next run, halted reason.
+    Status(status::Args),
+    /// Run one flow's mapping on a sample record; nothing is read or written.
+    Map(map::Args),
+    /// Records an operator must look at: list, replay or discard them.
+    #[command(subcommand, name = "dead-letters")]
+    DeadLetters(dead_letters::Command),
+    /// Manage the encrypted secrets (values are prompted for or read from stdin, never shown).
     #[command(subcommand)]
     Secrets(secrets::Command),
     /// Inspect, export and verify the hash-chained audit log.
@@ -73,11 +102,28 @@ enum Command {
 pub enum Outcome {
     /// Everything done.
     Ok,
-    /// A flow halted for the operator.
+    /// A flow halted, or set-up is missing: the output says what to do.
     Halted,
 }
 
-/// Exit code when a flow halted for the operator.
+/// An operator typed something that does not exist (tenant, flow, key):
+/// exit code 2, like a clap usage error.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Exit code of a failure.
+const EXIT_FAILURE: u8 = 1;
+/// Exit code of a usage error (clap uses it too).
+const EXIT_USAGE: u8 = 2;
+/// Exit code when a flow halted or set-up is missing.
 const EXIT_HALTED: u8 = 3;
 
 pub fn main() -> ExitCode {
@@ -98,20 +144,26 @@ pub fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(EXIT_FAILURE);
         }
     };
     let result = runtime.block_on(async {
         match cli.command {
             Command::Demo(args) => demo::run(args).await,
             Command::Init(args) => init::run(args).await,
+            Command::Check(args) => check::run(args).await,
             Command::Sync(args) => sync::run(args).await,
             Command::Run(args) => run::run(args).await,
+            Command::Status(args) => status::run(args).await,
+            Command::Map(args) => map::run(args).await,
+            Command::DeadLetters(cmd) => dead_letters::run(cmd).await,
             Command::Secrets(cmd) => secrets::run(cmd).await,
             Command::Audit(cmd) => audit::run(cmd).await,
             Command::Sandbox(args) => sandbox::run(args).await.map(|()| Outcome::Ok),
         }
     });
+    // Components may still hold sandboxes on worker threads; do not wait for them.
+    runtime.shutdown_background();
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Halted) => ExitCode::from(EXIT_HALTED),
@@ -120,7 +172,11 @@ pub fn main() -> ExitCode {
             if let Some(hint) = hint(&e) {
                 eprintln!("hint: {hint}");
             }
-            ExitCode::FAILURE
+            if e.downcast_ref::<UsageError>().is_some() {
+                ExitCode::from(EXIT_USAGE)
+            } else {
+                ExitCode::from(EXIT_FAILURE)
+            }
         }
     }
 }
@@ -130,13 +186,113 @@ fn hint(e: &anyhow::Error) -> Option<&'static str> {
     let text = format!("{e:#}");
     if text.contains("vault key") && text.contains("cannot read") {
         Some("run `ml-connector init` next to the manifest to create the key file and the store")
+    } else if text.contains("vault key")
+        && (text.contains("not base64") || text.contains("bytes; a vault key has 32"))
+    {
+        Some(
+            "the key file must hold the base64 text `ml-connector init` wrote; restore it from your backup",
+        )
+    } else if text.contains("wrong vault key") {
+        Some(
+            "use the key file that was used when the secrets were stored (restore it from backup), or store the secrets again with `ml-connector secrets set`",
+        )
     } else if text.contains("is not set; set it with") {
         Some(
-            "secrets are read from stdin: `printf %s 'value' | ml-connector secrets set <tenant> <name>`",
+            "`ml-connector secrets set <tenant> <name>` prompts for the value (or reads it from stdin)",
         )
-    } else if text.contains("manifest.toml: (file)") {
+    } else if text.contains(": (file): cannot read it") {
         Some("pass the manifest with --manifest <path> (or MLC_MANIFEST)")
+    } else if text.contains("unknown field") {
+        Some("the keys a manifest may use are shown, with comments, in the shipped manifest.toml")
+    } else if text.contains("connection failed") || text.contains("Connection refused") {
+        Some(
+            "check that the system is up and that the connection's base_url (and token_url) are right; `ml-connector check` tests every connection",
+        )
+    } else if text.contains("no enabled flow") || text.contains("no flow ") {
+        Some("`ml-connector status` lists the flows of the manifest")
+    } else if text.contains("no tenant") || text.contains("pass --tenant") {
+        Some("tenants are the [tenants.<name>] tables of the manifest")
+    } else if text.contains("no dead letter") {
+        Some("`ml-connector dead-letters list` shows the keys")
     } else {
         None
     }
+}
+
+/// The tenant a command works on: the one given, or the manifest's only one.
+pub fn pick_tenant(manifest: &Manifest, tenant: Option<&str>) -> anyhow::Result<String> {
+    match tenant {
+        Some(t) if manifest.tenants.contains_key(t) => Ok(t.to_string()),
+        Some(t) => {
+            let known: Vec<&str> = manifest.tenants.keys().map(String::as_str).collect();
+            Err(UsageError(format!(
+                "no tenant {t:?} in {}; tenants are {known:?}",
+                manifest.file.display()
+            ))
+            .into())
+        }
+        None if manifest.tenants.len() == 1 => {
+            Ok(manifest.tenants.keys().next().cloned().unwrap_or_default())
+        }
+        None => {
+            let known: Vec<&str> = manifest.tenants.keys().map(String::as_str).collect();
+            Err(UsageError(format!(
+                "{} has several tenants ({known:?}); pass --tenant",
+                manifest.file.display()
+            ))
+            .into())
+        }
+    }
+}
+
+/// Refuses a flow name the tenant does not define.
+pub fn check_flow(manifest: &Manifest, tenant: &str, flow: &str) -> anyhow::Result<()> {
+    let flows = &manifest.tenants[tenant].flows;
+    if flows.contains_key(flow) {
+        return Ok(());
+    }
+    let known: Vec<&str> = flows.keys().map(String::as_str).collect();
+    Err(UsageError(format!(
+        "no flow {flow:?} in tenant {tenant}; flows are {known:?}"
+    ))
+    .into())
+}
+
+/// Time as `YYYY-MM-DD HH:MM:SS UTC`.
+pub fn time_text(ms: u64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms as i64)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| ms.to_string())
+}
+
+/// Proves the vault key opens the stored secrets of every tenant, so a wrong
+/// key file fails here with its name instead of as a 401 in the middle of a run.
+pub fn verify_vault_key(app: &mlc_host::app::App) -> anyhow::Result<()> {
+    for tenant in app.manifest.tenants.keys() {
+        for name in app.vault.names(tenant)? {
+            if let Err(e) = app.vault.get(tenant, &name) {
+                let key = match &app.manifest.vault_key {
+                    mlc_host::manifest::VaultKeySource::File(p) => p.display().to_string(),
+                    mlc_host::manifest::VaultKeySource::Env(v) => format!("${v}"),
+                };
+                anyhow::bail!(
+                    "the vault key {key} does not open the secrets in {}: {e}",
+                    app.manifest.store_path.display()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Opens the store a manifest names; refuses to create one (that is `init`'s job).
+pub fn open_store(manifest: &Manifest) -> anyhow::Result<mlc_host::store::SqliteStore> {
+    if !manifest.store_path.exists() {
+        anyhow::bail!(
+            "store {} does not exist; create it with `ml-connector init --manifest {}`",
+            manifest.store_path.display(),
+            manifest.file.display()
+        );
+    }
+    Ok(mlc_host::store::SqliteStore::open(&manifest.store_path)?)
 }
