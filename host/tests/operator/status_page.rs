@@ -1,0 +1,232 @@
+//! The daemon's status page in a real browser: a daemon that has run the
+//! sandbox flows serves `/`, headless Chromium loads it, its embedded script
+//! reads `/api/status` and draws the flows, counts, halted flows' to-dos,
+//! dead letters and the chart of records per run. A screenshot is saved
+//! under the target directory as the test's artifact.
+
+use crate::kit::{Kit, TENANT, component_cache, http_get};
+use mlc_host::app::{App, AppOptions};
+use mlc_host::clock::SystemClock;
+use mlc_host::daemon::{Monitor, serve};
+use mlc_host::store::{LedgerEntry, RecordState, Store};
+use mlc_sandbox::peoplesoft::PeopleSoftConfig;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Debian's browser package, which `.ci/run` installs.
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+fn chromium() -> &'static str {
+    assert!(
+        Path::new(CHROMIUM).exists(),
+        "{CHROMIUM} is missing: install it with `apt-get update && apt-get install -y chromium` (.ci/run does)"
+    );
+    CHROMIUM
+}
+
+/// Chromium headless, with everything that would reach the network off.
+fn browser(profile: &Path) -> Command {
+    let mut cmd = Command::new(chromium());
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+        // Lets the page's fetch of /api/status finish before the DOM is dumped.
+        "--virtual-time-budget=15000",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()));
+    cmd
+}
+
+fn count(haystack: &str, needle: &str) -> usize {
+    haystack.matches(needle).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_page_shows_flows_counts_halts_dead_letters_and_the_chart_in_chromium() {
+    let kit = Kit::start(60, PeopleSoftConfig::default()).await;
+    let app = Arc::new(
+        App::open(
+            &kit.manifest,
+            AppOptions {
+                cache_dir: Some(component_cache()),
+                clock: Arc::new(SystemClock),
+            },
+        )
+        .await
+        .expect("the deployment builds"),
+    );
+    // A first cycle with everything set up: POs are created.
+    let first = app.sync(None, None).await.expect("first sync");
+    let pos = first
+        .iter()
+        .find(|r| r.flow == "requisitions-to-purchase-orders")
+        .expect("mission flow ran")
+        .counts
+        .delivered;
+    assert!(pos > 0);
+    // Then the PeopleSoft administrator deactivates the query operation: the
+    // flows reading PeopleSoft halt in the daemon's cycle, with the to-do.
+    let peoplesoft = kit.peoplesoft.as_ref().unwrap();
+    peoplesoft
+        .emulator()
+        .deactivate("QAS_EXECUTEQRYSYNC_OPER")
+        .expect("deactivated");
+    // A document PeopleSoft refused earlier, waiting for the operator.
+    app.store
+        .ledger_put(&LedgerEntry {
+            tenant: TENANT.into(),
+            flow: "requisitions-to-purchase-orders".into(),
+            key: "R999-V1".into(),
+            source_key: "999".into(),
+            hash: "0".repeat(64),
+            state: RecordState::Dead,
+            attempts: 1,
+            target_key: None,
+            reason: Some("rejected: Vendor ID is not valid for SetID SHARE".into()),
+            source_doc: Some("{\"id\":999}".into()),
+            body: Some("{}".into()),
+            xref: None,
+            updated_ms: 1_700_000_000_000,
+        })
+        .unwrap();
+
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let monitor = Monitor::new(app.clone());
+    let addr = serve(
+        monitor.clone(),
+        "127.0.0.1:0".parse().unwrap(),
+        shutdown.clone(),
+    )
+    .await
+    .expect("serves");
+    let daemon = tokio::spawn(mlc_host::scheduler::run(
+        app.clone(),
+        shutdown,
+        monitor.on_report(),
+    ));
+    // Every flow is due when the daemon starts: wait for the cycle to end.
+    let enabled = app.deployment.tenants[TENANT].flows.len() as u64;
+    let mut status = serde_json::Value::Null;
+    for _ in 0..600 {
+        status = serde_json::from_str(&http_get(addr, "/api/status").await.1).unwrap();
+        if status["daemon"]["runs"].as_u64() == Some(enabled) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(status["daemon"]["runs"].as_u64(), Some(enabled), "{status}");
+    let halted: Vec<&str> = status["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["state"] == "halted")
+        .map(|f| f["flow"].as_str().unwrap())
+        .collect();
+    assert!(halted.contains(&"vendors-to-procurify"), "{status}");
+
+    let profile = tempfile::tempdir().unwrap();
+    let url = format!("http://{addr}/");
+    let dom = tokio::task::spawn_blocking({
+        let mut cmd = browser(profile.path());
+        cmd.arg("--dump-dom").arg(&url);
+        move || cmd.output().expect("chromium runs")
+    })
+    .await
+    .unwrap();
+    let html = String::from_utf8_lossy(&dom.stdout).into_owned();
+    assert!(
+        html.contains("data-rendered=\"true\""),
+        "the page script did not render:\n{html}\n{}",
+        String::from_utf8_lossy(&dom.stderr)
+    );
+    // Every flow of the manifest has a row, with its state.
+    for f in status["flows"].as_array().unwrap() {
+        let name = f["flow"].as_str().unwrap();
+        assert!(
+            html.contains(&format!("data-flow=\"{name}\"")),
+            "no row for {name}"
+        );
+    }
+    assert!(html.contains("badge state-halted"));
+    assert!(html.contains("badge state-disabled"));
+    // The mission flow's row shows its last run's counts.
+    let mission = status["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["flow"] == "requisitions-to-purchase-orders")
+        .unwrap();
+    // Second run: what the overlap window read again is unchanged, nothing new.
+    assert_eq!(mission["last_run"]["delivered"].as_u64(), Some(0));
+    let unchanged = mission["last_run"]["unchanged"].as_u64().unwrap();
+    assert!(unchanged > 0 && unchanged <= pos, "{mission}");
+    let row_start = html
+        .find("<tr data-flow=\"requisitions-to-purchase-orders\"")
+        .expect("mission row");
+    let row = &html[row_start..row_start + html[row_start..].find("</tr>").unwrap()];
+    assert!(
+        row.contains(&format!("data-count=\"unchanged\">{unchanged}</td>")),
+        "{row}"
+    );
+    // Halted flows with their to-do, naming the operation to activate.
+    assert!(html.contains("Halted flows: to do"));
+    assert!(html.contains("class=\"halted-flow\" data-flow=\"vendors-to-procurify\""));
+    assert!(html.contains("QAS_EXECUTEQRYSYNC_OPER"));
+    // Dead letters with their reason.
+    assert!(html.contains("R999-V1"));
+    assert!(html.contains("Vendor ID is not valid for SetID SHARE"));
+    // The chart: one bar group per run (two cycles of every enabled flow),
+    // stacked bars drawn by the script.
+    assert!(html.contains("<svg id=\"chart\""));
+    assert_eq!(
+        count(&html, "<g class=\"run\""),
+        2 * enabled as usize,
+        "{html}"
+    );
+    assert!(count(&html, "class=\"bar bar-delivered\"") >= 4);
+    assert!(count(&html, "class=\"bar bar-unchanged\"") >= 1);
+
+    let shot = screenshot_path();
+    let _ = std::fs::remove_file(&shot);
+    let taken = tokio::task::spawn_blocking({
+        let mut cmd = browser(profile.path());
+        cmd.arg(format!("--screenshot={}", shot.display()))
+            .arg("--window-size=1280,1800")
+            .arg(&url);
+        move || cmd.output().expect("chromium runs")
+    })
+    .await
+    .unwrap();
+    assert!(
+        shot.is_file() && std::fs::metadata(&shot).unwrap().len() > 10_000,
+        "no screenshot at {}: {}",
+        shot.display(),
+        String::from_utf8_lossy(&taken.stderr)
+    );
+    eprintln!("status page screenshot: {}", shot.display());
+
+    let _ = stop.send(true);
+    tokio::time::timeout(Duration::from_secs(60), daemon)
+        .await
+        .expect("the daemon stops")
+        .unwrap();
+}
+
+/// The artifact: `<target>/status-page.png`.
+fn screenshot_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")))
+        .join("status-page.png")
+}
