@@ -128,7 +128,14 @@ const EXIT_HALTED: u8 = 3;
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
+    // wasmtime-wasi-http logs every refused connection at warn; the connector
+    // reports it as a classified failure already, so keep it quiet unless asked.
+    let directives = if cli.log.contains("wasmtime_wasi_http") {
+        cli.log.clone()
+    } else {
+        format!("{},wasmtime_wasi_http=error", cli.log)
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&directives)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
