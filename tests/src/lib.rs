@@ -6,6 +6,7 @@
 pub mod mission_kit;
 pub mod peers;
 pub mod pipeline_kit;
+pub mod resilience;
 
 use mlc_host::clock::{Clock, SystemClock};
 use mlc_host::credentials::{Authenticator, Credentials, MemorySecrets};
