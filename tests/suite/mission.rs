@@ -157,6 +157,38 @@ async fn every_approved_requisition_becomes_exactly_the_right_pos_and_a_second_r
         creates_before,
         "a second run posted a PO create"
     );
+
+    // No echo: what one direction wrote is not written back by the other, so
+    // by the third cycle no flow writes anything.
+    let third = kit.sync().await;
+    assert_all_completed(&third);
+    for r in &third {
+        assert_eq!(
+            r.counts.delivered, 0,
+            "{} still writes: {:?}",
+            r.flow, r.counts
+        );
+    }
+    let vendors = kit.procurify.state().vendors().len();
+    let suppliers = kit.peoplesoft.vendors().len();
+    assert_eq!(
+        kit.sync()
+            .await
+            .iter()
+            .map(|r| r.counts.delivered)
+            .sum::<u64>(),
+        0
+    );
+    assert_eq!(
+        kit.procurify.state().vendors().len(),
+        vendors,
+        "vendors echoed into Procurify"
+    );
+    assert_eq!(
+        kit.peoplesoft.vendors().len(),
+        suppliers,
+        "vendors echoed into PeopleSoft"
+    );
 }
 
 /// PO Create calls PeopleSoft received.

@@ -84,6 +84,12 @@ fn sha256_hex(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
+/// The source instance of a run, created on first use and replaced after a
+/// containment.
+struct SourceReader {
+    instance: Option<ConnectorInstance>,
+}
+
 /// Sink instances of a run, up to the flow's concurrency.
 struct SinkPool {
     idle: tokio::sync::Mutex<Vec<ConnectorInstance>>,
@@ -261,83 +267,32 @@ impl<'a> FlowRun<'a> {
             return Ok(RunOutcome::Halted(m));
         }
 
-        // 3. New pages from the saved cursor.
-        let mut source = self
-            .flow
-            .source
-            .connection
-            .connector
-            .instantiate(&self.flow.source.connection.sandbox)
-            .await;
+        // 3. New pages from the saved cursor. The next page is read while the
+        //    current one is processed (it commits nothing); the cursor still
+        //    advances only once a page is settled.
+        let mut source = SourceReader { instance: None };
         let mut cursor = store.cursor(tenant, flow)?;
-        let mut attempt = 0u32;
+        let mut page = match self.read_page(&mut source, cursor.clone()).await {
+            Ok(page) => page,
+            Err(outcome) => return Ok(outcome),
+        };
         loop {
-            if self.pipeline.is_stopping() {
-                return Ok(RunOutcome::Incomplete(
-                    "stopped for shutdown; the next run resumes here".into(),
-                ));
-            }
-            let instance = match &mut source {
-                Ok(i) => i,
-                Err(e) => return Ok(RunOutcome::Incomplete(e.to_string())),
-            };
-            let page: Page = match instance
-                .read(
-                    &self.flow.source.connection.connection,
-                    &self.flow.source.stream,
-                    cursor.as_deref(),
-                )
-                .await
-            {
-                Ok(page) => {
-                    attempt = 0;
-                    page
-                }
-                Err(error) => {
-                    let retry = match verdict(&error) {
-                        Verdict::Halt(m) => {
-                            return Ok(RunOutcome::Halted(format!(
-                                "reading {}: {m}",
-                                self.flow.source.stream
-                            )));
-                        }
-                        Verdict::Reject(m) => {
-                            return Ok(RunOutcome::Incomplete(format!(
-                                "reading {}: refused: {m}",
-                                self.flow.source.stream
-                            )));
-                        }
-                        Verdict::Retry { reason, wait, .. } => (reason, wait),
-                    };
-                    attempt += 1;
-                    if instance.is_stopped() {
-                        source = self
-                            .flow
-                            .source
-                            .connection
-                            .connector
-                            .instantiate(&self.flow.source.connection.sandbox)
-                            .await;
-                    }
-                    match self.flow.retry.delay(attempt, retry.1) {
-                        Some(d) => {
-                            self.retries.fetch_add(1, Ordering::Relaxed);
-                            tokio::time::sleep(d).await;
-                            continue;
-                        }
-                        None => {
-                            return Ok(RunOutcome::Incomplete(format!(
-                                "reading {}: {} (gave up after {attempt} attempts; the next run resumes here)",
-                                self.flow.source.stream, retry.0
-                            )));
-                        }
-                    }
-                }
-            };
             for bad in &page.bad_records {
                 self.unreadable(&bad.key, &bad.reason)?;
             }
-            self.process_records(page.docs).await?;
+            let docs = std::mem::take(&mut page.docs);
+            let next_cursor = page.cursor.clone().or_else(|| cursor.clone());
+            let next = if page.more && !self.pipeline.is_stopping() {
+                let (processed, next) = tokio::join!(
+                    self.process_records(docs),
+                    self.read_page(&mut source, next_cursor)
+                );
+                processed?;
+                Some(next)
+            } else {
+                self.process_records(docs).await?;
+                None
+            };
             if self.pipeline.is_stopping() {
                 // Records of this page may be unstarted: keep the cursor.
                 return Ok(RunOutcome::Incomplete(
@@ -349,11 +304,80 @@ impl<'a> FlowRun<'a> {
                 return Ok(RunOutcome::Halted(m));
             }
             if page.cursor.is_some() {
-                cursor = page.cursor;
+                cursor = page.cursor.take();
                 store.set_cursor(tenant, flow, cursor.as_deref())?;
             }
-            if !page.more {
-                return Ok(RunOutcome::Completed);
+            match next {
+                None if page.more => {
+                    return Ok(RunOutcome::Incomplete(
+                        "stopped for shutdown; the next run resumes here".into(),
+                    ));
+                }
+                None => return Ok(RunOutcome::Completed),
+                Some(Ok(p)) => page = p,
+                Some(Err(outcome)) => return Ok(outcome),
+            }
+        }
+    }
+
+    /// Reads one page, retrying transient failures with the flow's backoff;
+    /// `Err` carries the run's outcome when the source cannot be read now.
+    async fn read_page(
+        &self,
+        source: &mut SourceReader,
+        cursor: Option<String>,
+    ) -> Result<Page, RunOutcome> {
+        let stream = &self.flow.source.stream;
+        let mut attempt = 0u32;
+        loop {
+            if self.pipeline.is_stopping() {
+                return Err(RunOutcome::Incomplete(
+                    "stopped for shutdown; the next run resumes here".into(),
+                ));
+            }
+            let instance = match &mut source.instance {
+                Some(i) if !i.is_stopped() => i,
+                _ => {
+                    let handle = &self.flow.source.connection;
+                    match handle.connector.instantiate(&handle.sandbox).await {
+                        Ok(i) => source.instance.insert(i),
+                        Err(e) => return Err(RunOutcome::Incomplete(e.to_string())),
+                    }
+                }
+            };
+            let error = match instance
+                .read(
+                    &self.flow.source.connection.connection,
+                    stream,
+                    cursor.as_deref(),
+                )
+                .await
+            {
+                Ok(page) => return Ok(page),
+                Err(error) => error,
+            };
+            let (reason, wait) = match verdict(&error) {
+                Verdict::Halt(m) => {
+                    return Err(RunOutcome::Halted(format!("reading {stream}: {m}")));
+                }
+                Verdict::Reject(m) => {
+                    return Err(RunOutcome::Incomplete(format!(
+                        "reading {stream}: refused: {m}"
+                    )));
+                }
+                Verdict::Retry { reason, wait, .. } => (reason, wait),
+            };
+            attempt += 1;
+            match self.flow.retry.delay(attempt, wait) {
+                Some(d) => {
+                    self.retries.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(d).await;
+                }
+                None => {
+                    return Err(RunOutcome::Incomplete(format!(
+                        "reading {stream}: {reason} (gave up after {attempt} attempts; the next run resumes here)"
+                    )));
+                }
             }
         }
     }
