@@ -132,7 +132,7 @@ pub trait EventSink: Send + Sync + fmt::Debug {
 /// recent ones in memory for inspection (tests, the status page).
 #[derive(Debug, Default)]
 pub struct EventLog {
-    recent: Mutex<Vec<Event>>,
+    recent: Mutex<std::collections::VecDeque<Event>>,
 }
 
 /// How many events [`EventLog`] keeps.
@@ -146,7 +146,10 @@ impl EventLog {
 
     /// A copy of the events kept so far, oldest first.
     pub fn recent(&self) -> Vec<Event> {
-        self.recent.lock().map(|v| v.clone()).unwrap_or_default()
+        self.recent
+            .lock()
+            .map(|v| v.iter().cloned().collect())
+            .unwrap_or_default()
     }
 }
 
@@ -155,9 +158,9 @@ impl EventSink for EventLog {
         log_event(&event);
         if let Ok(mut recent) = self.recent.lock() {
             if recent.len() >= RECENT_CAPACITY {
-                recent.remove(0);
+                recent.pop_front();
             }
-            recent.push(event);
+            recent.push_back(event);
         }
     }
 }

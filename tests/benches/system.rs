@@ -154,7 +154,8 @@ impl SandboxProcess {
         let stdout = child.stdout.take().expect("stdout");
         let mut procurify = None;
         let mut peoplesoft = None;
-        for line in BufReader::new(stdout).lines() {
+        let mut lines = BufReader::new(stdout).lines();
+        for line in lines.by_ref() {
             let line = line.expect("sandbox output");
             let url = line
                 .split_whitespace()
@@ -169,6 +170,8 @@ impl SandboxProcess {
                 break;
             }
         }
+        // Keep draining its output: a closed pipe would kill it at its next line.
+        std::thread::spawn(move || lines.for_each(drop));
         SandboxProcess {
             child,
             procurify: procurify.expect("Procurify URL printed"),

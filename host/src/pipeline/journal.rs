@@ -2,7 +2,7 @@
 //! metric. Events are typed and in the past tense; none carries a secret.
 
 use crate::clock::Clock;
-use crate::store::{AuditRecord, Store, StoreError};
+use crate::store::{AuditRecord, LedgerEntry, Store, StoreError};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -305,6 +305,19 @@ impl Journal {
 
     /// Records one event of `flow` of `tenant`.
     pub fn record(&self, tenant: &str, flow: &str, event: FlowEvent) -> Result<(), StoreError> {
+        self.record_with(tenant, flow, event, &[], &[])
+    }
+
+    /// Records one event together with the ledger rows and crosswalk entries
+    /// it accompanies, in one store transaction.
+    pub fn record_with(
+        &self,
+        tenant: &str,
+        flow: &str,
+        event: FlowEvent,
+        ledger: &[LedgerEntry],
+        xrefs: &[(String, String, String)],
+    ) -> Result<(), StoreError> {
         let (name, outcome, fields) = event.audit();
         match &event {
             FlowEvent::FlowHalted { message } => {
@@ -323,7 +336,7 @@ impl Journal {
                 .entry((tenant.to_string(), flow.to_string(), name))
                 .or_default() += 1;
         }
-        self.store.audit_append(&AuditRecord {
+        let record = AuditRecord {
             time_ms: self.clock.now_ms(),
             tenant: tenant.to_string(),
             flow: flow.to_string(),
@@ -335,8 +348,8 @@ impl Journal {
             attempt: fields.attempt,
             outcome: outcome.to_string(),
             message: fields.message,
-        })?;
-        Ok(())
+        };
+        self.store.commit(tenant, ledger, xrefs, &[record])
     }
 
     /// A copy of the counters.

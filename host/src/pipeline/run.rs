@@ -665,7 +665,11 @@ impl<'a> FlowRun<'a> {
             updated_ms: self.now(),
             xref: xref_json(xref),
         };
-        store.ledger_put(&entry)?;
+        if lookup_first {
+            // A fresh document is recorded pending right before its write
+            // (below); one with an unknown outcome is refreshed now.
+            store.ledger_put(&entry)?;
+        }
         let doc = Doc {
             key: key.to_string(),
             body: body.to_string(),
@@ -813,11 +817,16 @@ impl<'a> FlowRun<'a> {
         attempt: Option<u32>,
         via: &'static str,
     ) -> Result<(), PipelineError> {
-        let store = &self.pipeline.store;
-        let attempts = store
-            .ledger_get(&self.flow.tenant, &self.flow.name, key)?
-            .map_or(0, |e| e.attempts);
-        store.ledger_put(&LedgerEntry {
+        // A write knows its attempt count; a link keeps whatever was recorded.
+        let attempts = match attempt {
+            Some(a) => a,
+            None => self
+                .pipeline
+                .store
+                .ledger_get(&self.flow.tenant, &self.flow.name, key)?
+                .map_or(0, |e| e.attempts),
+        };
+        let entry = LedgerEntry {
             tenant: self.flow.tenant.clone(),
             flow: self.flow.name.clone(),
             key: key.to_string(),
@@ -831,33 +840,46 @@ impl<'a> FlowRun<'a> {
             body: None,
             updated_ms: self.now(),
             xref: None,
-        })?;
-        for entry in xref {
-            let k = entry.key.as_deref().unwrap_or(target);
-            let v = entry.value.as_deref().unwrap_or(target);
-            store.xref_put(&self.flow.tenant, &entry.table, k, v)?;
-        }
-        match attempt {
+        };
+        let xrefs: Vec<(String, String, String)> = xref
+            .iter()
+            .map(|e| {
+                (
+                    e.table.clone(),
+                    e.key.as_deref().unwrap_or(target).to_string(),
+                    e.value.as_deref().unwrap_or(target).to_string(),
+                )
+            })
+            .collect();
+        let event = match attempt {
             Some(attempt) => {
                 self.count(|c| c.delivered += 1);
-                self.event(FlowEvent::RecordDelivered {
+                FlowEvent::RecordDelivered {
                     source_key: source_key.to_string(),
                     key: key.to_string(),
                     target_key: target.to_string(),
                     hash: hash.to_string(),
                     attempt,
-                })
+                }
             }
             None => {
                 self.count(|c| c.linked += 1);
-                self.event(FlowEvent::RecordLinked {
+                FlowEvent::RecordLinked {
                     source_key: source_key.to_string(),
                     key: key.to_string(),
                     target_key: target.to_string(),
                     via,
-                })
+                }
             }
-        }
+        };
+        // The new state, the references it feeds and its audit row in one transaction.
+        Ok(self.pipeline.journal.record_with(
+            &self.flow.tenant,
+            &self.flow.name,
+            event,
+            &[entry],
+            &xrefs,
+        )?)
     }
 
     fn dead(

@@ -230,6 +230,17 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// All crosswalk tables of a tenant.
     fn xrefs(&self, tenant: &str) -> StoreResult<Crosswalks>;
 
+    /// Writes ledger rows, crosswalk entries (`(table, key, value)` of
+    /// `tenant`) and audit events in one transaction: a record's new state,
+    /// the references it feeds and its audit row land together or not at all.
+    fn commit(
+        &self,
+        tenant: &str,
+        ledger: &[LedgerEntry],
+        xrefs: &[(String, String, String)],
+        audit: &[AuditRecord],
+    ) -> StoreResult<()>;
+
     /// Appends an audit event, chaining it to the previous row.
     fn audit_append(&self, record: &AuditRecord) -> StoreResult<AuditRow>;
     /// Audit rows with `seq > after`, in order, at most `limit`.

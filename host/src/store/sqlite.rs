@@ -110,6 +110,13 @@ impl SqliteStore {
     fn err(&self, e: rusqlite::Error) -> StoreError {
         db_err(&self.path, e)
     }
+
+    /// Runs one statement (prepared once per connection, then cached).
+    fn exec(&self, sql: &str, params: impl rusqlite::Params) -> StoreResult<()> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(sql).map_err(|e| self.err(e))?;
+        stmt.execute(params).map(|_| ()).map_err(|e| self.err(e))
+    }
 }
 
 fn db_err(path: &Path, e: rusqlite::Error) -> StoreError {
@@ -141,6 +148,49 @@ pub fn audit_hash(prev_hash: &str, seq: u64, r: &AuditRecord) -> String {
     field(&r.outcome);
     field(&r.message);
     hex::encode(h.finalize())
+}
+
+/// Appends one audit row inside `tx`, chained to the last one.
+fn append_audit(
+    tx: &rusqlite::Transaction<'_>,
+    record: &AuditRecord,
+) -> rusqlite::Result<AuditRow> {
+    let last: Option<(i64, String)> = tx
+        .prepare_cached("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let (seq, prev_hash) = match last {
+        Some((seq, hash)) => (seq as u64 + 1, hash),
+        None => (1, GENESIS_HASH.to_string()),
+    };
+    let hash = audit_hash(&prev_hash, seq, record);
+    tx.prepare_cached(
+        "INSERT INTO audit (seq, time_ms, tenant, flow, event, source_key, key, target_key,
+            payload_hash, attempt, outcome, message, prev_hash, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    )?
+    .execute(params![
+        seq as i64,
+        record.time_ms as i64,
+        record.tenant,
+        record.flow,
+        record.event,
+        record.source_key,
+        record.key,
+        record.target_key,
+        record.payload_hash,
+        record.attempt,
+        record.outcome,
+        record.message,
+        prev_hash,
+        hash
+    ])?;
+    Ok(AuditRow {
+        seq,
+        record: record.clone(),
+        prev_hash,
+        hash,
+    })
 }
 
 fn ledger_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(LedgerEntry, String)> {
@@ -200,45 +250,41 @@ impl Store for SqliteStore {
     }
 
     fn ledger_get(&self, tenant: &str, flow: &str, key: &str) -> StoreResult<Option<LedgerEntry>> {
-        let row = self
-            .lock()
-            .query_row(
-                &format!(
-                    "SELECT {LEDGER_COLUMNS} FROM ledger WHERE tenant = ?1 AND flow = ?2 AND key = ?3"
-                ),
-                params![tenant, flow, key],
-                ledger_from_row,
-            )
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {LEDGER_COLUMNS} FROM ledger WHERE tenant = ?1 AND flow = ?2 AND key = ?3"
+            ))
+            .map_err(|e| self.err(e))?;
+        let row = stmt
+            .query_row(params![tenant, flow, key], ledger_from_row)
             .optional()
             .map_err(|e| self.err(e))?;
         row.map(with_state).transpose()
     }
 
     fn ledger_put(&self, e: &LedgerEntry) -> StoreResult<()> {
-        self.lock()
-            .execute(
-                &format!(
-                    "INSERT OR REPLACE INTO ledger ({LEDGER_COLUMNS})
+        self.exec(
+            &format!(
+                "INSERT OR REPLACE INTO ledger ({LEDGER_COLUMNS})
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
-                ),
-                params![
-                    e.tenant,
-                    e.flow,
-                    e.key,
-                    e.source_key,
-                    e.hash,
-                    e.state.as_str(),
-                    e.attempts,
-                    e.target_key,
-                    e.reason,
-                    e.source_doc,
-                    e.body,
-                    e.updated_ms as i64,
-                    e.xref
-                ],
-            )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+            ),
+            params![
+                e.tenant,
+                e.flow,
+                e.key,
+                e.source_key,
+                e.hash,
+                e.state.as_str(),
+                e.attempts,
+                e.target_key,
+                e.reason,
+                e.source_doc,
+                e.body,
+                e.updated_ms as i64,
+                e.xref
+            ],
+        )
     }
 
     fn ledger_delete(&self, tenant: &str, flow: &str, key: &str) -> StoreResult<()> {
@@ -302,14 +348,11 @@ impl Store for SqliteStore {
     }
 
     fn xref_put(&self, tenant: &str, table: &str, key: &str, value: &str) -> StoreResult<()> {
-        self.lock()
-            .execute(
-                "INSERT INTO xref (tenant, tbl, key, value) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (tenant, tbl, key) DO UPDATE SET value = excluded.value",
-                params![tenant, table, key, value],
-            )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+        self.exec(
+            "INSERT INTO xref (tenant, tbl, key, value) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (tenant, tbl, key) DO UPDATE SET value = excluded.value",
+            params![tenant, table, key, value],
+        )
     }
 
     fn xrefs(&self, tenant: &str) -> StoreResult<Crosswalks> {
@@ -334,51 +377,63 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
+    fn commit(
+        &self,
+        tenant: &str,
+        ledger: &[LedgerEntry],
+        xrefs: &[(String, String, String)],
+        audit: &[AuditRecord],
+    ) -> StoreResult<()> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(|e| self.err(e))?;
+        {
+            let mut put = tx
+                .prepare_cached(&format!(
+                    "INSERT OR REPLACE INTO ledger ({LEDGER_COLUMNS})
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+                ))
+                .map_err(|e| self.err(e))?;
+            for e in ledger {
+                put.execute(params![
+                    e.tenant,
+                    e.flow,
+                    e.key,
+                    e.source_key,
+                    e.hash,
+                    e.state.as_str(),
+                    e.attempts,
+                    e.target_key,
+                    e.reason,
+                    e.source_doc,
+                    e.body,
+                    e.updated_ms as i64,
+                    e.xref
+                ])
+                .map_err(|e| self.err(e))?;
+            }
+            let mut xref = tx
+                .prepare_cached(
+                    "INSERT INTO xref (tenant, tbl, key, value) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (tenant, tbl, key) DO UPDATE SET value = excluded.value",
+                )
+                .map_err(|e| self.err(e))?;
+            for (table, key, value) in xrefs {
+                xref.execute(params![tenant, table, key, value])
+                    .map_err(|e| self.err(e))?;
+            }
+            for record in audit {
+                append_audit(&tx, record).map_err(|e| self.err(e))?;
+            }
+        }
+        tx.commit().map_err(|e| self.err(e))
+    }
+
     fn audit_append(&self, record: &AuditRecord) -> StoreResult<AuditRow> {
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(|e| self.err(e))?;
-        let last: Option<(i64, String)> = tx
-            .query_row(
-                "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(|e| self.err(e))?;
-        let (seq, prev_hash) = match last {
-            Some((seq, hash)) => (seq as u64 + 1, hash),
-            None => (1, GENESIS_HASH.to_string()),
-        };
-        let hash = audit_hash(&prev_hash, seq, record);
-        tx.execute(
-            "INSERT INTO audit (seq, time_ms, tenant, flow, event, source_key, key, target_key,
-                payload_hash, attempt, outcome, message, prev_hash, hash)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-            params![
-                seq as i64,
-                record.time_ms as i64,
-                record.tenant,
-                record.flow,
-                record.event,
-                record.source_key,
-                record.key,
-                record.target_key,
-                record.payload_hash,
-                record.attempt,
-                record.outcome,
-                record.message,
-                prev_hash,
-                hash
-            ],
-        )
-        .map_err(|e| self.err(e))?;
+        let row = append_audit(&tx, record).map_err(|e| self.err(e))?;
         tx.commit().map_err(|e| self.err(e))?;
-        Ok(AuditRow {
-            seq,
-            record: record.clone(),
-            prev_hash,
-            hash,
-        })
+        Ok(row)
     }
 
     fn audit_rows(&self, after: u64, limit: usize) -> StoreResult<Vec<AuditRow>> {
