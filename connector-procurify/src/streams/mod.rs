@@ -747,6 +747,11 @@ mod tests {
             &[("retry-after", "30")],
             r#"{"detail":"Request was throttled. Expected available in 30 seconds."}"#,
         )
+        // A list GET repeats a 5xx at once (client::LIST_RETRIES): the read
+        // fails as transient only when every attempt does.
+        .reply(503, "<html>Service Unavailable</html>")
+        .reply(503, "<html>Service Unavailable</html>")
+        .reply(503, "<html>Service Unavailable</html>")
         .reply(503, "<html>Service Unavailable</html>")
         .reply(401, r#"{"detail":"Invalid token."}"#)
         .reply(
