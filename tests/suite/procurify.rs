@@ -1037,14 +1037,28 @@ async fn throttling_is_rate_limited_with_the_retry_after_seconds() {
     inst.read(&env.conn, "vendors", None).await.unwrap();
 }
 
-/// Reads page 2 of `stream` under `fault` (page 1 was fine) and returns the failure.
-async fn failure_mid_read(env: &Env, stream: &str, path: &str, fault: Fault) -> Failure {
+/// Immediate repeats the connector makes of a list GET after a 5xx or a broken
+/// connection (`connector_procurify::client::LIST_RETRIES`): a fault must
+/// last that many more calls to surface.
+const LIST_REPEATS: u32 = 3;
+
+/// Reads page 2 of `stream` under `fault`, injected `1 + repeats` times (page
+/// 1 was fine), and returns the failure.
+async fn failure_mid_read(
+    env: &Env,
+    stream: &str,
+    path: &str,
+    fault: Fault,
+    repeats: u32,
+) -> Failure {
     let mut inst = env.instance().await;
     let first = inst.read(&env.conn, stream, None).await.unwrap();
     assert!(first.more);
-    env.emu
-        .faults()
-        .add(FaultRule::always(fault).on(Method::GET, path).times(1));
+    env.emu.faults().add(
+        FaultRule::always(fault)
+            .on(Method::GET, path)
+            .times(1 + repeats),
+    );
     let failure = failure_of(inst.read(&env.conn, stream, first.cursor.as_deref()).await);
     // The fault was one-off: retrying from the same cursor succeeds.
     inst.read(&env.conn, stream, first.cursor.as_deref())
@@ -1062,6 +1076,7 @@ async fn server_errors_are_transient() {
             "departments",
             "/api/v3/departments/",
             Fault::Status(code),
+            LIST_REPEATS,
         )
         .await
         {
@@ -1074,7 +1089,15 @@ async fn server_errors_are_transient() {
 #[tokio::test]
 async fn dropped_connection_is_transient() {
     let env = Env::new(4).await;
-    match failure_mid_read(&env, "bills", "/api/v3/ap/bills/", Fault::DropConnection).await {
+    match failure_mid_read(
+        &env,
+        "bills",
+        "/api/v3/ap/bills/",
+        Fault::DropConnection,
+        LIST_REPEATS,
+    )
+    .await
+    {
         Failure::Transient(_) => {}
         other => panic!("expected transient, got {other:?}"),
     }
@@ -1083,7 +1106,15 @@ async fn dropped_connection_is_transient() {
 #[tokio::test]
 async fn truncated_body_is_transient() {
     let env = Env::new(4).await;
-    match failure_mid_read(&env, "vendors", "/api/v3/vendors/", Fault::TruncateBody).await {
+    match failure_mid_read(
+        &env,
+        "vendors",
+        "/api/v3/vendors/",
+        Fault::TruncateBody,
+        LIST_REPEATS,
+    )
+    .await
+    {
         Failure::Transient(_) => {}
         other => panic!("expected transient, got {other:?}"),
     }
@@ -1097,6 +1128,7 @@ async fn malformed_json_is_a_protocol_failure_with_an_excerpt() {
         "ordered_items",
         "/api/v3/order-items/",
         Fault::MalformedBody,
+        0,
     )
     .await
     {
