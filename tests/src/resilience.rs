@@ -149,6 +149,53 @@ pub fn po_ref_in(body: &[u8]) -> Option<String> {
     Some(text[start..end].trim().to_string())
 }
 
+/// What identifies a retry of `request`: the PO_REF of a PO create, else
+/// method, path and query.
+pub fn identity(request: &Request) -> String {
+    let query: Vec<String> = request
+        .query
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    match (request.header("soapaction"), po_ref_in(&request.body)) {
+        (Some(a), Some(r)) if a.contains(PO_CREATE) => format!("create {r}"),
+        _ => format!("{} {}?{}", request.method, request.path, query.join("&")),
+    }
+}
+
+/// For each stamp of `front` behind `server`, whether its answer reached the
+/// client intact (the server's fault plan may have dropped, truncated or
+/// garbled it after the front answered).
+pub fn intact(server: &Server, stamps: &[Stamp]) -> Vec<bool> {
+    use std::collections::VecDeque;
+    let mut by_identity: BTreeMap<String, VecDeque<bool>> = BTreeMap::new();
+    for r in server.requests() {
+        let reached_front = match r.fault.as_deref() {
+            None | Some("latency") => Some(true),
+            Some("drop_connection" | "truncate_body" | "malformed_body" | "slow_body") => {
+                Some(false)
+            }
+            // Status and 429 faults answer before the front.
+            Some(_) => None,
+        };
+        if let Some(ok) = reached_front {
+            by_identity
+                .entry(identity(&r.request))
+                .or_default()
+                .push_back(ok);
+        }
+    }
+    stamps
+        .iter()
+        .map(|s| {
+            by_identity
+                .get_mut(&s.identity)
+                .and_then(VecDeque::pop_front)
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
 impl Handler for Front {
     fn handle(&self, request: &Request) -> Response {
         let action = request.header("soapaction").map(str::to_string);
@@ -162,20 +209,10 @@ impl Handler for Front {
             .with_header(http::header::RETRY_AFTER, &secs.to_string()),
             None => self.inner.handle(request),
         };
-        let query: Vec<String> = request
-            .query
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        let line = format!("{} {}", request.method, request.path);
-        let identity = match (action.as_deref(), po_ref_in(&request.body)) {
-            (Some(a), Some(r)) if a.contains(PO_CREATE) => format!("create {r}"),
-            _ => format!("{line}?{}", query.join("&")),
-        };
         self.stamps.lock().unwrap().push(Stamp {
             at: self.started.elapsed(),
-            line,
-            identity,
+            line: format!("{} {}", request.method, request.path),
+            identity: identity(request),
             soap_action: action,
             status: response.status.as_u16(),
         });
