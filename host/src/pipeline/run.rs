@@ -150,6 +150,17 @@ impl<'a> FlowRun<'a> {
             .record(&self.flow.tenant, &self.flow.name, event)?)
     }
 
+    /// True for a deferred document whose Retry-After has not passed: it
+    /// stays in the retry queue (counted as deferred) for a later run.
+    fn not_due(&self, entry: &LedgerEntry) -> bool {
+        let waiting = entry.state == RecordState::Retrying
+            && entry.not_before_ms.is_some_and(|t| t > self.now());
+        if waiting {
+            self.count(|c| c.deferred += 1);
+        }
+        waiting
+    }
+
     fn halt_reason(&self) -> Option<String> {
         self.halted.lock().ok().and_then(|h| h.clone())
     }
@@ -222,6 +233,9 @@ impl<'a> FlowRun<'a> {
         //    look them up before anything is posted again.
         for state in [RecordState::Pending, RecordState::Retrying] {
             for entry in store.ledger_in_state(tenant, flow, state, usize::MAX >> 1)? {
+                if self.not_due(&entry) {
+                    continue;
+                }
                 let Some(body) = entry.body.clone() else {
                     self.dead(
                         &entry.source_key,
@@ -430,6 +444,7 @@ impl<'a> FlowRun<'a> {
                     body: None,
                     updated_ms: self.now(),
                     xref: None,
+                    not_before_ms: None,
                 })?;
                 if !unchanged {
                     self.event(FlowEvent::RecordParked {
@@ -512,6 +527,7 @@ impl<'a> FlowRun<'a> {
                     body: None,
                     updated_ms: self.now(),
                     xref: None,
+                    not_before_ms: None,
                 })?;
                 self.event(FlowEvent::RecordSkipped {
                     source_key: doc.key.clone(),
@@ -533,6 +549,7 @@ impl<'a> FlowRun<'a> {
                         self.changed(doc, &output.key, e, &body, &hash, &output.xref)
                             .await
                     }
+                    Some(e) if self.not_due(&e) => Ok(()),
                     Some(e) if matches!(e.state, RecordState::Pending | RecordState::Retrying) => {
                         self.deliver_or_halt(
                             &doc.key,
@@ -664,6 +681,7 @@ impl<'a> FlowRun<'a> {
             body: Some(body.to_string()),
             updated_ms: self.now(),
             xref: xref_json(xref),
+            not_before_ms: None,
         };
         if lookup_first {
             // A fresh document is recorded pending right before its write
@@ -677,7 +695,7 @@ impl<'a> FlowRun<'a> {
         let _permit = self.sinks.permits.acquire().await;
         let mut instance = match self.take_sink().await {
             Ok(i) => i,
-            Err(e) => return self.defer(entry, &e.to_string()),
+            Err(e) => return self.defer(entry, &e.to_string(), None),
         };
         let mut retry = 0u32;
         let result = loop {
@@ -766,7 +784,7 @@ impl<'a> FlowRun<'a> {
                     if instance.is_stopped() {
                         instance = match self.new_sink().await {
                             Ok(i) => i,
-                            Err(e) => return self.defer(entry, &e.to_string()),
+                            Err(e) => return self.defer(entry, &e.to_string(), None),
                         };
                     }
                     retry += 1;
@@ -782,7 +800,7 @@ impl<'a> FlowRun<'a> {
                         }
                         None => {
                             self.put_back(instance).await;
-                            return self.defer(entry, &reason);
+                            return self.defer(entry, &reason, wait);
                         }
                     }
                 }
@@ -792,11 +810,19 @@ impl<'a> FlowRun<'a> {
         Ok(result)
     }
 
-    fn defer(&self, mut entry: LedgerEntry, reason: &str) -> Result<Settled, PipelineError> {
+    /// Leaves a document for the next run; `wait` is the remote side's
+    /// Retry-After, which the next run honours too.
+    fn defer(
+        &self,
+        mut entry: LedgerEntry,
+        reason: &str,
+        wait: Option<Duration>,
+    ) -> Result<Settled, PipelineError> {
         self.count(|c| c.deferred += 1);
         entry.state = RecordState::Retrying;
         entry.reason = Some(reason.to_string());
         entry.updated_ms = self.now();
+        entry.not_before_ms = wait.map(|w| self.now() + w.as_millis() as u64);
         self.pipeline.store.ledger_put(&entry)?;
         self.event(FlowEvent::RecordDeferred {
             source_key: entry.source_key.clone(),
@@ -840,6 +866,7 @@ impl<'a> FlowRun<'a> {
             body: None,
             updated_ms: self.now(),
             xref: None,
+            not_before_ms: None,
         };
         let xrefs: Vec<(String, String, String)> = xref
             .iter()
@@ -912,6 +939,7 @@ impl<'a> FlowRun<'a> {
             body: body.map(|(b, _)| b.to_string()),
             updated_ms: self.now(),
             xref: None,
+            not_before_ms: None,
         })?;
         self.event(FlowEvent::RecordDead {
             source_key: source_key.to_string(),
@@ -944,6 +972,7 @@ impl<'a> FlowRun<'a> {
             body: None,
             updated_ms: self.now(),
             xref: None,
+            not_before_ms: None,
         })?;
         self.event(FlowEvent::RecordUnreadable {
             key: key.to_string(),

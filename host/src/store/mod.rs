@@ -121,6 +121,9 @@ pub struct LedgerEntry {
     pub body: Option<String>,
     /// Crosswalk entries to set on delivery (JSON list), kept with the body.
     pub xref: Option<String>,
+    /// Earliest time (ms since the epoch) of the next write attempt, when the
+    /// remote side asked to wait (Retry-After) longer than the run could.
+    pub not_before_ms: Option<u64>,
     /// Last change, ms since the epoch.
     pub updated_ms: u64,
 }

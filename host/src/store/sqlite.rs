@@ -45,6 +45,8 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX runs_flow ON runs (tenant, flow, started_ms);",
     // 2: crosswalk entries travel with a pending document.
     "ALTER TABLE ledger ADD COLUMN xref TEXT;",
+    // 3: a deferred write remembers the remote side's Retry-After.
+    "ALTER TABLE ledger ADD COLUMN not_before_ms INTEGER;",
 ];
 
 /// The hash that precedes the first audit row.
@@ -210,6 +212,7 @@ fn ledger_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(LedgerEntry, St
             body: row.get(10)?,
             updated_ms: row.get::<_, i64>(11)? as u64,
             xref: row.get(12)?,
+            not_before_ms: row.get::<_, Option<i64>>(13)?.map(|v| v as u64),
         },
         state,
     ))
@@ -223,7 +226,7 @@ fn with_state((mut entry, state): (LedgerEntry, String)) -> StoreResult<LedgerEn
     Ok(entry)
 }
 
-const LEDGER_COLUMNS: &str = "tenant, flow, key, source_key, hash, state, attempts, target_key, reason, source_doc, body, updated_ms, xref";
+const LEDGER_COLUMNS: &str = "tenant, flow, key, source_key, hash, state, attempts, target_key, reason, source_doc, body, updated_ms, xref, not_before_ms";
 
 impl Store for SqliteStore {
     fn cursor(&self, tenant: &str, flow: &str) -> StoreResult<Option<String>> {
@@ -267,7 +270,7 @@ impl Store for SqliteStore {
         self.exec(
             &format!(
                 "INSERT OR REPLACE INTO ledger ({LEDGER_COLUMNS})
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
             ),
             params![
                 e.tenant,
@@ -282,7 +285,8 @@ impl Store for SqliteStore {
                 e.source_doc,
                 e.body,
                 e.updated_ms as i64,
-                e.xref
+                e.xref,
+                e.not_before_ms.map(|v| v as i64)
             ],
         )
     }
@@ -390,7 +394,7 @@ impl Store for SqliteStore {
             let mut put = tx
                 .prepare_cached(&format!(
                     "INSERT OR REPLACE INTO ledger ({LEDGER_COLUMNS})
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
                 ))
                 .map_err(|e| self.err(e))?;
             for e in ledger {
@@ -407,7 +411,8 @@ impl Store for SqliteStore {
                     e.source_doc,
                     e.body,
                     e.updated_ms as i64,
-                    e.xref
+                    e.xref,
+                    e.not_before_ms.map(|v| v as i64)
                 ])
                 .map_err(|e| self.err(e))?;
             }
@@ -613,6 +618,7 @@ mod tests {
             body: None,
             updated_ms: 1,
             xref: None,
+            not_before_ms: None,
         }
     }
 

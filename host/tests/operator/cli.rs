@@ -502,6 +502,7 @@ fn dead_letter(key: &str, reason: &str) -> LedgerEntry {
         source_doc: Some("{\"id\":42}".into()),
         body: Some("{\"po\":1}".into()),
         xref: None,
+        not_before_ms: None,
         updated_ms: 1_700_000_000_000,
     }
 }

@@ -96,6 +96,7 @@ async fn the_status_page_shows_flows_counts_halts_dead_letters_and_the_chart_in_
             source_doc: Some("{\"id\":999}".into()),
             body: Some("{}".into()),
             xref: None,
+            not_before_ms: None,
             updated_ms: 1_700_000_000_000,
         })
         .unwrap();
