@@ -131,3 +131,37 @@ async fn a_component_finds_no_environment_arguments_or_files() {
     );
     assert!(report.contains("denied /etc/passwd"), "{report}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn deadlines_hold_after_the_runtime_that_loaded_the_connector_is_gone() {
+    // The host keeps loaded connectors, not always the runtime that built
+    // them (App drops it after deployment): the epoch must keep advancing.
+    let connector = {
+        let runtime = mlc_host::runtime::Runtime::new(mlc_host::runtime::RuntimeConfig {
+            cache_dir: Some(mlc_tests::cache_dir()),
+            max_instances: 4,
+            ..mlc_host::runtime::RuntimeConfig::default()
+        })
+        .unwrap();
+        runtime
+            .load("misbehaving", mlc_tests::components::MISBEHAVING_COMPONENT)
+            .unwrap()
+            .0
+    };
+    let sandbox = SandboxBuilder::new("tenant-late", "http://127.0.0.1:9")
+        .limits(64 << 20, Duration::from_millis(300));
+    let mut instance = connector.instantiate(&sandbox.build()).await.unwrap();
+    let stopped = tokio::time::timeout(
+        Duration::from_secs(20),
+        instance.read(&connection(), "loop", None),
+    )
+    .await
+    .expect("the loop was never interrupted");
+    assert!(matches!(
+        stopped,
+        Err(CallError::Contained {
+            reason: ContainmentReason::Deadline { .. },
+            ..
+        })
+    ));
+}

@@ -108,7 +108,7 @@ pub struct Runtime {
     cache: ComponentCache,
     epoch_tick: Duration,
     max_memory_bytes: u64,
-    _ticker: EpochTicker,
+    ticker: Arc<EpochTicker>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -159,14 +159,14 @@ impl Runtime {
         .map_err(engine_err)?;
 
         let cache = ComponentCache::new(&engine, config.cache_dir.clone());
-        let ticker = EpochTicker::start(engine.clone(), config.epoch_tick);
+        let ticker = Arc::new(EpochTicker::start(engine.clone(), config.epoch_tick));
         Ok(Runtime {
             engine,
             linker,
             cache,
             epoch_tick: config.epoch_tick,
             max_memory_bytes: config.max_memory_bytes,
-            _ticker: ticker,
+            ticker,
         })
     }
 
@@ -207,6 +207,7 @@ impl Runtime {
                     source,
                     sink,
                     max_memory_bytes: self.max_memory_bytes,
+                    _ticker: self.ticker.clone(),
                 }),
             },
             outcome,
@@ -235,6 +236,9 @@ pub(crate) struct ConnectorInner {
     pub source: Option<source::GuestIndices>,
     pub sink: Option<sink::GuestIndices>,
     pub max_memory_bytes: u64,
+    /// Call deadlines need the epoch to advance: every loaded connector keeps
+    /// the ticker alive, even after the `Runtime` that made it is dropped.
+    pub _ticker: Arc<EpochTicker>,
 }
 
 /// A loaded connector component, ready to be instantiated in sandboxes.
