@@ -238,7 +238,7 @@ pub(crate) struct ConnectorInner {
     pub max_memory_bytes: u64,
     /// Call deadlines need the epoch to advance: every loaded connector keeps
     /// the ticker alive, even after the `Runtime` that made it is dropped.
-    pub _ticker: Arc<EpochTicker>,
+    _ticker: Arc<EpochTicker>,
 }
 
 /// A loaded connector component, ready to be instantiated in sandboxes.
