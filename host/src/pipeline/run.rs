@@ -468,13 +468,20 @@ impl<'a> FlowRun<'a> {
                 if previous.is_some() {
                     store.ledger_delete(tenant, flow, &source_row)?;
                 }
-                for output in outputs {
-                    if self.halt_reason().is_some() {
-                        break;
+                // The documents of one record (e.g. one PO per vendor) are
+                // independent: write them concurrently; the sink permits
+                // still bound the writes in flight to the flow's concurrency.
+                let results = futures::future::join_all(outputs.into_iter().map(|output| {
+                    let doc = &doc;
+                    async move {
+                        if self.halt_reason().is_some() {
+                            return Ok(());
+                        }
+                        self.handle_output(doc, output).await
                     }
-                    self.handle_output(&doc, output).await?;
-                }
-                Ok(())
+                }))
+                .await;
+                results.into_iter().collect::<Result<(), _>>()
             }
         }
     }
