@@ -112,38 +112,21 @@ pub async fn run(args: Args) -> anyhow::Result<Outcome> {
     }
 
     let po_count = peoplesoft.purchase_orders().len();
-    let dead: u64 = app
-        .deployment
-        .tenants
-        .values()
-        .flat_map(|t| {
-            t.flows
-                .iter()
-                .map(move |f| (t.name.clone(), f.name.clone()))
-        })
-        .map(|(t, f)| {
-            app.store
-                .ledger_counts(&t, &f)
-                .map(|c| c.get(&RecordState::Dead).copied().unwrap_or(0))
-                .unwrap_or(0)
-        })
-        .sum();
-    let parked: u64 = app
-        .deployment
-        .tenants
-        .values()
-        .flat_map(|t| {
-            t.flows
-                .iter()
-                .map(move |f| (t.name.clone(), f.name.clone()))
-        })
-        .map(|(t, f)| {
-            app.store
-                .ledger_counts(&t, &f)
-                .map(|c| c.get(&RecordState::Parked).copied().unwrap_or(0))
-                .unwrap_or(0)
-        })
-        .sum();
+    // Ledger rows in `state`, over every flow of every tenant.
+    let in_state = |state: RecordState| -> u64 {
+        app.deployment
+            .tenants
+            .values()
+            .flat_map(|t| t.flows.iter().map(move |f| (&t.name, &f.name)))
+            .map(|(t, f)| {
+                app.store
+                    .ledger_counts(t, f)
+                    .map(|c| c.get(&state).copied().unwrap_or(0))
+                    .unwrap_or(0)
+            })
+            .sum()
+    };
+    let (dead, parked) = (in_state(RecordState::Dead), in_state(RecordState::Parked));
     let moved = |flow: &str| count(&reports, flow, |r| r.counts.delivered + r.counts.linked);
     let tokens = app
         .events

@@ -267,28 +267,7 @@ impl Store for SqliteStore {
     }
 
     fn ledger_put(&self, e: &LedgerEntry) -> StoreResult<()> {
-        self.exec(
-            &format!(
-                "INSERT OR REPLACE INTO ledger ({LEDGER_COLUMNS})
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
-            ),
-            params![
-                e.tenant,
-                e.flow,
-                e.key,
-                e.source_key,
-                e.hash,
-                e.state.as_str(),
-                e.attempts,
-                e.target_key,
-                e.reason,
-                e.source_doc,
-                e.body,
-                e.updated_ms as i64,
-                e.xref,
-                e.not_before_ms.map(|v| v as i64)
-            ],
-        )
+        self.commit(&e.tenant, std::slice::from_ref(e), &[], &[])
     }
 
     fn ledger_delete(&self, tenant: &str, flow: &str, key: &str) -> StoreResult<()> {
