@@ -2,7 +2,11 @@
 //! sandbox tenant) and the default mapping programs of `mappings/`. The demo
 //! and the end-to-end tests write them out with the sandbox's addresses.
 
+use crate::credentials::Secret;
+use crate::store::{SqliteStore, Store};
+use crate::vault::{Vault, VaultKey};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The shipped manifest.
 pub const MANIFEST: &str = include_str!("../../manifest.toml");
@@ -54,6 +58,35 @@ pub const MAPPINGS: &[(&str, &str)] = &[
         include_str!("../../mappings/vouchers_close_purchase_orders.jq"),
     ),
 ];
+
+/// The secrets the shipped manifest names, with the sandbox systems' demo values.
+pub const DEMO_SECRETS: &[(&str, &str)] = &[
+    (
+        "procurify/client_secret",
+        mlc_sandbox::procurify::DEMO_CLIENT_SECRET,
+    ),
+    (
+        "peoplesoft/password",
+        mlc_sandbox::peoplesoft::DEMO_PASSWORD,
+    ),
+];
+
+/// Creates the vault key file and the store the shipped manifest names
+/// (`ml-connector.key`, `ml-connector.db` in `dir`) and stores `secrets` of
+/// `tenant` in the vault: what `ml-connector init` does for a fresh folder.
+pub fn init_vault(
+    dir: &Path,
+    tenant: &str,
+    secrets: &[(&str, &str)],
+) -> Result<(), crate::app::AppError> {
+    let key = VaultKey::create_file(&dir.join("ml-connector.key"))?;
+    let store = Arc::new(SqliteStore::open(&dir.join("ml-connector.db"))?);
+    let vault = Vault::new(key, store as Arc<dyn Store>);
+    for (name, value) in secrets {
+        vault.set(tenant, name, &Secret::new(*value))?;
+    }
+    Ok(())
+}
 
 /// Writes the shipped manifest (addresses replaced by the given sandbox URLs,
 /// then passed through `edit`) and the mappings into `dir`; returns the

@@ -19,20 +19,17 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use mlc_host::app::{App, AppOptions};
 use mlc_host::bundled;
-use mlc_host::credentials::Secret;
 use mlc_host::runtime::{Connection, Runtime, RuntimeConfig};
-use mlc_host::store::{SqliteStore, Store};
-use mlc_host::vault::{Vault, VaultKey};
+use mlc_host::vault::VaultKey;
 use mlc_sandbox::faults::{Fault, FaultRule, Scope};
 use mlc_sandbox::peoplesoft::{
     DEMO_PASSWORD, DEMO_USER, PASSWORD_TEXT, PeopleSoftConfig, PeopleSoftSandbox, SOAP11_NS,
     WSSE_NS,
 };
-use mlc_sandbox::procurify::{DEMO_CLIENT_SECRET, ProcurifyConfig, ProcurifySandbox};
+use mlc_sandbox::procurify::{ProcurifyConfig, ProcurifySandbox};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const PO_FLOW: &str = "requisitions-to-purchase-orders";
@@ -108,23 +105,7 @@ fn deployment(
     edit: impl FnOnce(String) -> String,
 ) -> PathBuf {
     let manifest = bundled::write_deployment(dir, procurify, peoplesoft, edit).expect("deployment");
-    let key = VaultKey::create_file(&dir.join("ml-connector.key")).expect("key");
-    let store = Arc::new(SqliteStore::open(&dir.join("ml-connector.db")).expect("store"));
-    let vault = Vault::new(key, store as Arc<dyn Store>);
-    vault
-        .set(
-            "sandbox",
-            "procurify/client_secret",
-            &Secret::new(DEMO_CLIENT_SECRET),
-        )
-        .expect("secret");
-    vault
-        .set(
-            "sandbox",
-            "peoplesoft/password",
-            &Secret::new(DEMO_PASSWORD),
-        )
-        .expect("secret");
+    bundled::init_vault(dir, "sandbox", bundled::DEMO_SECRETS).expect("key, store, secrets");
     manifest
 }
 

@@ -5,12 +5,9 @@
 use mlc_host::app::{App, AppOptions};
 use mlc_host::bundled;
 use mlc_host::clock::SystemClock;
-use mlc_host::credentials::Secret;
 use mlc_host::pipeline::{RunOutcome, RunReport};
-use mlc_host::store::{SqliteStore, Store};
-use mlc_host::vault::{Vault, VaultKey};
-use mlc_sandbox::peoplesoft::{DEMO_PASSWORD, PeopleSoftConfig, PeopleSoftSandbox};
-use mlc_sandbox::procurify::{DEMO_CLIENT_SECRET, ProcurifyConfig, ProcurifySandbox};
+use mlc_sandbox::peoplesoft::{PeopleSoftConfig, PeopleSoftSandbox};
+use mlc_sandbox::procurify::{ProcurifyConfig, ProcurifySandbox};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -64,20 +61,8 @@ impl MissionKit {
             edit,
         )
         .expect("deployment written");
-        let key = VaultKey::create_file(&dir.path().join("ml-connector.key")).expect("key");
-        let store =
-            Arc::new(SqliteStore::open(&dir.path().join("ml-connector.db")).expect("store"));
-        let vault = Vault::new(key, store as Arc<dyn Store>);
-        vault
-            .set(
-                TENANT,
-                "procurify/client_secret",
-                &Secret::new(DEMO_CLIENT_SECRET),
-            )
-            .expect("secret");
-        vault
-            .set(TENANT, "peoplesoft/password", &Secret::new(DEMO_PASSWORD))
-            .expect("secret");
+        bundled::init_vault(dir.path(), TENANT, bundled::DEMO_SECRETS)
+            .expect("key, store, secrets");
         MissionKit {
             procurify,
             peoplesoft,

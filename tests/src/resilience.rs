@@ -4,9 +4,7 @@
 //! Procurify's own state), and a scanner for secrets in bytes.
 
 use mlc_host::bundled;
-use mlc_host::credentials::Secret;
-use mlc_host::store::{SqliteStore, Store};
-use mlc_host::vault::{Vault, VaultKey};
+use mlc_host::store::SqliteStore;
 use mlc_sandbox::exchange::{Handler, Request, Response};
 use mlc_sandbox::faults::FaultPlan;
 use mlc_sandbox::peoplesoft::{PeopleSoftConfig, PeopleSoftSandbox};
@@ -284,20 +282,15 @@ impl Stage {
             edit,
         )
         .expect("deployment written");
-        let key = VaultKey::create_file(&dir.path().join("ml-connector.key")).expect("key");
-        let store =
-            Arc::new(SqliteStore::open(&dir.path().join("ml-connector.db")).expect("store"));
-        let vault = Vault::new(key, store as Arc<dyn Store>);
-        vault
-            .set(
-                TENANT,
-                "procurify/client_secret",
-                &Secret::new(client_secret),
-            )
-            .expect("secret");
-        vault
-            .set(TENANT, "peoplesoft/password", &Secret::new(ps_password))
-            .expect("secret");
+        bundled::init_vault(
+            dir.path(),
+            TENANT,
+            &[
+                ("procurify/client_secret", &client_secret),
+                ("peoplesoft/password", &ps_password),
+            ],
+        )
+        .expect("key, store, secrets");
         Stage {
             procurify,
             peoplesoft,

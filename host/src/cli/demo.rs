@@ -11,15 +11,12 @@ use anyhow::{Context, bail};
 use mlc_host::app::{App, AppOptions};
 use mlc_host::audit::{self, Verification};
 use mlc_host::bundled;
-use mlc_host::credentials::Secret;
 use mlc_host::events::Event;
 use mlc_host::pipeline::RunReport;
-use mlc_host::store::{RecordState, SqliteStore, Store};
-use mlc_host::vault::{Vault, VaultKey};
+use mlc_host::store::{RecordState, Store};
 use mlc_sandbox::peoplesoft::{PeopleSoftConfig, PeopleSoftSandbox};
 use mlc_sandbox::procurify::{ProcurifyConfig, ProcurifySandbox};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Instant;
 
 /// Arguments of `demo`.
@@ -80,13 +77,7 @@ pub async fn run(args: Args) -> anyhow::Result<Outcome> {
     println!("Deployment in {}", dir.display());
 
     // init: key file, store, the sandbox's demo secrets (encrypted).
-    let key = VaultKey::create_file(&dir.join("ml-connector.key"))?;
-    let store = Arc::new(SqliteStore::open(&dir.join("ml-connector.db"))?);
-    let vault = Vault::new(key, store.clone() as Arc<dyn Store>);
-    for (name, value) in DEMO_SECRETS {
-        vault.set("sandbox", name, &Secret::new(*value))?;
-    }
-    drop((vault, store));
+    bundled::init_vault(&dir, "sandbox", DEMO_SECRETS)?;
 
     let app = App::open(&manifest_path, AppOptions::default()).await?;
     println!(

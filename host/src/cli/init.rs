@@ -19,17 +19,7 @@ pub struct Args {
     demo_secrets: bool,
 }
 
-/// The secrets the shipped manifest names, with the sandbox's demo values.
-pub const DEMO_SECRETS: &[(&str, &str)] = &[
-    (
-        "procurify/client_secret",
-        mlc_sandbox::procurify::DEMO_CLIENT_SECRET,
-    ),
-    (
-        "peoplesoft/password",
-        mlc_sandbox::peoplesoft::DEMO_PASSWORD,
-    ),
-];
+pub use mlc_host::bundled::DEMO_SECRETS;
 
 pub async fn run(args: Args) -> anyhow::Result<Outcome> {
     let manifest = Manifest::load(&args.manifest.manifest)?;

@@ -3,14 +3,10 @@
 //! sandbox systems, and a runner for the real `ml-connector` binary.
 
 use mlc_host::bundled;
-use mlc_host::credentials::Secret;
-use mlc_host::store::{SqliteStore, Store};
-use mlc_host::vault::{Vault, VaultKey};
-use mlc_sandbox::peoplesoft::{DEMO_PASSWORD, PeopleSoftConfig, PeopleSoftSandbox};
-use mlc_sandbox::procurify::{DEMO_CLIENT_SECRET, ProcurifyConfig, ProcurifySandbox};
+use mlc_sandbox::peoplesoft::{PeopleSoftConfig, PeopleSoftSandbox};
+use mlc_sandbox::procurify::{ProcurifyConfig, ProcurifySandbox};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 
 /// The tenant of the shipped manifest.
 pub const TENANT: &str = "sandbox";
@@ -64,19 +60,8 @@ impl Kit {
     /// key, store and the demo secrets.
     pub fn at(procurify: &str, peoplesoft: &str, edit: impl FnOnce(String) -> String) -> Kit {
         let kit = Kit::uninitialised(procurify, peoplesoft, edit);
-        let key = VaultKey::create_file(&kit.dir.path().join("ml-connector.key")).expect("key");
-        let store = Arc::new(SqliteStore::open(&kit.store_path()).expect("store"));
-        let vault = Vault::new(key, store as Arc<dyn Store>);
-        vault
-            .set(
-                TENANT,
-                "procurify/client_secret",
-                &Secret::new(DEMO_CLIENT_SECRET),
-            )
-            .expect("secret");
-        vault
-            .set(TENANT, "peoplesoft/password", &Secret::new(DEMO_PASSWORD))
-            .expect("secret");
+        mlc_host::bundled::init_vault(kit.dir.path(), TENANT, mlc_host::bundled::DEMO_SECRETS)
+            .expect("key, store, secrets");
         kit
     }
 
