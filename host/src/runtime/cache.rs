@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
@@ -86,13 +87,111 @@ impl ComponentCache {
             }
         }
         let bytes = engine.precompile_component(wasm)?;
-        std::fs::create_dir_all(dir)?;
-        let tmp = dir.join(format!("{key}.{}.tmp", std::process::id()));
-        std::fs::write(&tmp, &bytes)?;
-        std::fs::rename(&tmp, &path)?;
+        // The cache only saves work: a failed write costs a recompile next
+        // time, never this load.
+        if let Err(e) = persist(dir, &path, &bytes) {
+            tracing::warn!(path = %path.display(), error = %e, "could not cache the compiled component")
+        }
         // SAFETY: `bytes` was produced just now by this engine's `precompile_component`.
         #[allow(unsafe_code)]
         let component = unsafe { Component::deserialize(engine, &bytes)? };
         Ok((component, CacheOutcome::Compiled))
+    }
+}
+
+/// Writes `bytes` to `path` atomically: into a temporary file of its own, then
+/// renamed over `path`. The temporary name is unique per process *and* per
+/// write, because threads of one process (e.g. tenants loading at once, or
+/// tests of one binary) compile the same component concurrently; a name shared
+/// between them let one thread rename away the file another was about to rename.
+fn persist(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    std::fs::create_dir_all(dir)?;
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("component");
+    let tmp = dir.join(format!(
+        "{name}.{}.{}.tmp",
+        std::process::id(),
+        WRITES.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The smallest valid component: the binary component preamble.
+    const EMPTY_COMPONENT: &[u8] = b"\0asm\x0d\0\x01\0";
+
+    #[test]
+    fn concurrent_first_loads_of_one_component_all_succeed_and_leave_one_artifact() {
+        let engine = Engine::default();
+        let dir = tempfile::tempdir().expect("temp dir");
+        for _round in 0..5 {
+            for entry in std::fs::read_dir(dir.path()).expect("dir") {
+                std::fs::remove_file(entry.expect("entry").path()).expect("clear");
+            }
+            std::thread::scope(|scope| {
+                let loads: Vec<_> = (0..8)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            // A cache per thread: each starts with an empty memory map,
+                            // as separate tenants' runtimes do.
+                            let cache =
+                                ComponentCache::new(&engine, Some(dir.path().to_path_buf()));
+                            cache
+                                .load(&engine, EMPTY_COMPONENT)
+                                .map(|(_, outcome)| outcome)
+                        })
+                    })
+                    .collect();
+                for load in loads {
+                    load.join().expect("no panic").expect("the load succeeds");
+                }
+            });
+            let files: Vec<_> = std::fs::read_dir(dir.path())
+                .expect("dir")
+                .map(|e| e.expect("entry").file_name().into_string().expect("utf-8"))
+                .collect();
+            assert_eq!(
+                files.len(),
+                1,
+                "one artifact, no temporaries left: {files:?}"
+            );
+            assert!(files[0].ends_with(".cwasm"), "{files:?}");
+        }
+    }
+
+    #[test]
+    fn concurrent_writes_of_one_artifact_all_land() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("k.cwasm");
+        for _round in 0..20 {
+            std::thread::scope(|scope| {
+                let writes: Vec<_> = (0..8)
+                    .map(|_| scope.spawn(|| persist(dir.path(), &path, b"artifact")))
+                    .collect();
+                for write in writes {
+                    write.join().expect("no panic").expect("the write lands");
+                }
+            });
+        }
+        assert_eq!(std::fs::read(&path).expect("artifact"), b"artifact");
+    }
+
+    #[test]
+    fn an_unwritable_cache_directory_still_loads_the_component() {
+        let engine = Engine::default();
+        let file = tempfile::NamedTempFile::new().expect("temp file");
+        // A regular file where the directory should be: every write fails.
+        let cache = ComponentCache::new(&engine, Some(file.path().join("cache")));
+        let (_, outcome) = cache.load(&engine, EMPTY_COMPONENT).expect("loads anyway");
+        assert_eq!(outcome, CacheOutcome::Compiled);
     }
 }
