@@ -98,6 +98,63 @@ async fn crash_between_write_and_record_leaves_no_duplicate_after_restart() {
 }
 
 #[tokio::test]
+async fn a_slow_write_lets_later_pages_proceed_but_holds_the_cursor_before_its_page() {
+    let kit = PipelineKit::start().await;
+    for id in 1..=120 {
+        kit.service
+            .put_source("records", &id.to_string(), order(id));
+    }
+    // The run's first write (which goes alone) and one write of the first
+    // concurrent batch, both on page 1 of 3 (50 records a page), take 2 s.
+    let slow = Duration::from_secs(2);
+    kit.server.faults().add(
+        FaultRule::always(Fault::Latency {
+            fixed: slow,
+            jitter: Duration::ZERO,
+        })
+        .on(http::Method::POST, "/sink/")
+        .times(2),
+    );
+    let flow = kit.flow("orders", "records", "orders", COPY);
+    let pipeline = kit.pipeline();
+    let run = pipeline.run_flow(&flow);
+    let watch = async {
+        // Cursor first, then posts: a cursor seen while a post of page 1 was
+        // still unanswered is a cursor saved past an unsettled page.
+        loop {
+            let cursor = kit.store.cursor(TENANT, "orders").unwrap();
+            let posts = kit.service.total_posts("orders");
+            if posts == 120 {
+                return;
+            }
+            assert_eq!(
+                cursor, None,
+                "cursor saved while page 1 still had a write in flight ({posts} posts)"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    let (report, ()) = tokio::join!(run, watch);
+    let report = report.unwrap();
+    assert_eq!(report.outcome, RunOutcome::Completed);
+    assert_eq!(report.counts.delivered, 120);
+
+    // Posts are counted once the latency has passed: the slow page-1 write
+    // is the last one, and pages 2 and 3 were written while it was pending.
+    let times = kit.service.post_times();
+    let last = *times.iter().max().unwrap();
+    let before = times.iter().filter(|t| **t < last).count();
+    assert!(
+        before >= 60,
+        "only {before} posts went ahead of the slow write: later pages waited for page 1"
+    );
+    assert!(kit.store.cursor(TENANT, "orders").unwrap().is_some());
+    let again = kit.pipeline().run_flow(&flow).await.unwrap();
+    assert_eq!((again.counts.read, again.counts.delivered), (0, 0));
+    assert_eq!(kit.service.total_posts("orders"), 120);
+}
+
+#[tokio::test]
 async fn parked_record_is_delivered_in_the_cycle_after_its_vendor_arrives() {
     let kit = PipelineKit::start().await;
     let vendors = kit.flow(

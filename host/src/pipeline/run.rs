@@ -6,7 +6,7 @@ use super::{Flow, FlowEvent, OnChange, Pipeline, PipelineError, RunCounts, RunOu
 use crate::mapping::{Action, Bindings, Outcome, Output, XrefEntry};
 use crate::runtime::{CallError, ConnectorInstance, Doc, Failure, Page};
 use crate::store::{FlowRun as StoredRun, LedgerEntry, RecordState};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use sha2::{Digest, Sha256};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -71,6 +71,11 @@ fn verdict(error: &CallError) -> Verdict {
     }
 }
 
+/// The outcome of a run cut short by a graceful stop.
+fn stopped_for_shutdown() -> RunOutcome {
+    RunOutcome::Incomplete("stopped for shutdown; the next run resumes here".into())
+}
+
 fn xref_json(entries: &[XrefEntry]) -> Option<String> {
     (!entries.is_empty()).then(|| serde_json::to_string(entries).unwrap_or_default())
 }
@@ -96,6 +101,121 @@ struct SinkPool {
     permits: tokio::sync::Semaphore,
 }
 
+/// The pages of a run in the order they were read, with how many of their
+/// records are not yet settled. Records of consecutive pages run
+/// concurrently, but a page's cursor may be saved only once that page and all
+/// pages before it are settled: a crash then re-reads, never skips.
+#[derive(Debug, Default)]
+struct PageTrail {
+    /// Pages not yet passed: (records unsettled, the cursor after the page).
+    open: std::collections::VecDeque<(usize, Option<String>)>,
+    /// The index of `open[0]` among the run's pages.
+    passed: usize,
+}
+
+impl PageTrail {
+    /// Registers the next page; returns its index.
+    fn open(&mut self, records: usize, cursor: Option<String>) -> usize {
+        self.open.push_back((records, cursor));
+        self.passed + self.open.len() - 1
+    }
+
+    /// One record of page `index` is settled.
+    fn settle(&mut self, index: usize) {
+        if let Some(page) = index
+            .checked_sub(self.passed)
+            .and_then(|i| self.open.get_mut(i))
+        {
+            page.0 = page.0.saturating_sub(1);
+        }
+    }
+
+    /// Passes the leading settled pages; the cursor to save, if any moved it
+    /// (a page without a cursor keeps the previous one).
+    fn take_settled(&mut self) -> Option<String> {
+        let mut cursor = None;
+        while self.open.front().is_some_and(|(left, _)| *left == 0) {
+            if let Some((_, Some(c))) = self.open.pop_front() {
+                cursor = Some(c);
+            }
+            self.passed += 1;
+        }
+        cursor
+    }
+}
+
+/// The first store error among concurrent records; the records not yet
+/// started see it and stay unstarted.
+#[derive(Default)]
+struct FirstError(Mutex<Option<PipelineError>>);
+
+impl FirstError {
+    fn is_set(&self) -> bool {
+        self.0.lock().map(|e| e.is_some()).unwrap_or(true)
+    }
+
+    fn set(&self, error: PipelineError) {
+        if let Ok(mut slot) = self.0.lock()
+            && slot.is_none()
+        {
+            *slot = Some(error);
+        }
+    }
+
+    fn result(&self) -> Result<(), PipelineError> {
+        match self.0.lock().ok().and_then(|mut e| e.take()) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Output keys being handled right now. Records of consecutive pages run
+/// concurrently, and a source may list one record twice (changed between two
+/// page reads): the second waits for the first, then finds it in the ledger,
+/// instead of both seeing "new" and posting twice.
+#[derive(Default)]
+struct KeysInFlight {
+    held: Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl KeysInFlight {
+    async fn hold(&self, key: &str) -> KeyHold<'_> {
+        let lock = self
+            .held
+            .lock()
+            .map(|mut held| held.entry(key.to_string()).or_default().clone())
+            .unwrap_or_default();
+        let guard = lock.clone().lock_owned().await;
+        KeyHold {
+            keys: self,
+            key: key.to_string(),
+            lock,
+            guard: Some(guard),
+        }
+    }
+}
+
+/// Held while one output key is handled; the last holder removes the entry.
+struct KeyHold<'a> {
+    keys: &'a KeysInFlight,
+    key: String,
+    lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Drop for KeyHold<'_> {
+    fn drop(&mut self) {
+        self.guard.take();
+        if let Ok(mut held) = self.keys.held.lock()
+            // The map's reference and ours: nobody else waits for this key.
+            && std::sync::Arc::strong_count(&self.lock) == 2
+        {
+            held.remove(&self.key);
+        }
+    }
+}
+
 pub(super) struct FlowRun<'a> {
     pipeline: &'a Pipeline,
     flow: &'a Flow,
@@ -109,6 +229,7 @@ pub(super) struct FlowRun<'a> {
     /// concurrent record.
     write_gate: tokio::sync::Mutex<()>,
     write_proven: std::sync::atomic::AtomicBool,
+    in_flight: KeysInFlight,
 }
 
 impl<'a> FlowRun<'a> {
@@ -126,6 +247,7 @@ impl<'a> FlowRun<'a> {
             retries: AtomicU64::new(0),
             write_gate: tokio::sync::Mutex::new(()),
             write_proven: std::sync::atomic::AtomicBool::new(false),
+            in_flight: KeysInFlight::default(),
         }
     }
 
@@ -281,57 +403,133 @@ impl<'a> FlowRun<'a> {
             return Ok(RunOutcome::Halted(m));
         }
 
-        // 3. New pages from the saved cursor. The next page is read while the
-        //    current one is processed (it commits nothing); the cursor still
-        //    advances only once a page is settled.
-        let mut source = SourceReader { instance: None };
-        let mut cursor = store.cursor(tenant, flow)?;
-        let mut page = match self.read_page(&mut source, cursor.clone()).await {
-            Ok(page) => page,
-            Err(outcome) => return Ok(outcome),
-        };
-        loop {
-            for bad in &page.bad_records {
-                self.unreadable(&bad.key, &bad.reason)?;
-            }
-            let docs = std::mem::take(&mut page.docs);
-            let next_cursor = page.cursor.clone().or_else(|| cursor.clone());
-            let next = if page.more && !self.pipeline.is_stopping() {
-                let (processed, next) = tokio::join!(
-                    self.process_records(docs),
-                    self.read_page(&mut source, next_cursor)
-                );
-                processed?;
-                Some(next)
-            } else {
-                self.process_records(docs).await?;
-                None
-            };
-            if self.pipeline.is_stopping() {
-                // Records of this page may be unstarted: keep the cursor.
-                return Ok(RunOutcome::Incomplete(
-                    "stopped for shutdown; the next run resumes here".into(),
-                ));
-            }
-            if let Some(m) = self.halt_reason() {
-                // The page is not settled: the cursor stays, the page is read again.
-                return Ok(RunOutcome::Halted(m));
-            }
-            if page.cursor.is_some() {
-                cursor = page.cursor.take();
-                store.set_cursor(tenant, flow, cursor.as_deref())?;
-            }
-            match next {
-                None if page.more => {
-                    return Ok(RunOutcome::Incomplete(
-                        "stopped for shutdown; the next run resumes here".into(),
-                    ));
+        // 3. New pages from the saved cursor.
+        self.read_and_process_pages().await
+    }
+
+    /// Reads pages from the saved cursor and processes their records as one
+    /// stream: the reader stays a page ahead, and the records of the next page
+    /// start while the last ones of a page are still being written, so the
+    /// flow's concurrency stays full across page boundaries. The cursor still
+    /// advances only past a page whose records are all settled, and every page
+    /// before it too ([`PageTrail`]).
+    async fn read_and_process_pages(&self) -> Result<RunOutcome, PipelineError> {
+        let store = &self.pipeline.store;
+        let (tenant, flow) = (self.flow.tenant.as_str(), self.flow.name.as_str());
+        let start = store.cursor(tenant, flow)?;
+        let trail = Mutex::new(PageTrail::default());
+        let first_error = FirstError::default();
+        let (pages_tx, pages_rx) = tokio::sync::mpsc::channel::<Page>(1);
+
+        // Ok(true): read to the last page; Ok(false): stopped reading early.
+        let reader = async {
+            let pages_tx = pages_tx;
+            let mut source = SourceReader { instance: None };
+            let mut cursor = start;
+            loop {
+                let page = self.read_page(&mut source, cursor.clone()).await?;
+                let more = page.more;
+                cursor = page.cursor.clone().or(cursor);
+                if pages_tx.send(page).await.is_err() {
+                    return Ok(false);
                 }
-                None => return Ok(RunOutcome::Completed),
-                Some(Ok(p)) => page = p,
-                Some(Err(outcome)) => return Ok(outcome),
+                if !more {
+                    return Ok(true);
+                }
+                if self.pipeline.is_stopping()
+                    || self.halt_reason().is_some()
+                    || first_error.is_set()
+                {
+                    return Ok(false);
+                }
             }
+        };
+
+        let pages = futures::stream::unfold(pages_rx, |mut rx| async move {
+            rx.recv().await.map(|page| (page, rx))
+        });
+        let records = pages.flat_map(|page| {
+            for bad in &page.bad_records {
+                if let Err(e) = self.unreadable(&bad.key, &bad.reason) {
+                    first_error.set(e);
+                }
+            }
+            let index = trail
+                .lock()
+                .map(|mut t| t.open(page.docs.len(), page.cursor.clone()))
+                .unwrap_or_default();
+            if let Err(e) = self.commit_settled_pages(&trail) {
+                first_error.set(e);
+            }
+            futures::stream::iter(std::iter::repeat(index).zip(page.docs))
+        });
+        // Boxed: the Send check then sees concrete lifetimes (rustc cannot
+        // prove the nested closure futures Send for every lifetime, #102211).
+        let records = records.boxed();
+        let (trail, first_error) = (&trail, &first_error);
+        let worker = records
+            .for_each_concurrent(self.flow.concurrency.max(1), |(page, doc)| {
+                self.process_paged_record(trail, first_error, page, doc)
+                    .boxed()
+            })
+            .boxed();
+
+        let (read, ()) = tokio::join!(reader, worker);
+        first_error.result()?;
+        if self.pipeline.is_stopping() {
+            return Ok(stopped_for_shutdown());
         }
+        if let Some(m) = self.halt_reason() {
+            // Unsettled pages keep the cursor before them; they are read again.
+            return Ok(RunOutcome::Halted(m));
+        }
+        match read {
+            Ok(true) => Ok(RunOutcome::Completed),
+            Ok(false) => Ok(stopped_for_shutdown()),
+            Err(outcome) => Ok(outcome),
+        }
+    }
+
+    /// Processes one record of page `page`, then passes the pages it settled.
+    async fn process_paged_record(
+        &self,
+        trail: &Mutex<PageTrail>,
+        first_error: &FirstError,
+        page: usize,
+        doc: Doc,
+    ) {
+        if first_error.is_set() || self.halt_reason().is_some() || self.pipeline.is_stopping() {
+            // Unstarted: the page stays unsettled, so the cursor stays before it.
+            return;
+        }
+        let settled = self.process_record(doc).await.and_then(|()| {
+            if let Ok(mut t) = trail.lock() {
+                t.settle(page);
+            }
+            self.commit_settled_pages(trail)
+        });
+        if let Err(e) = settled {
+            first_error.set(e);
+        }
+    }
+
+    /// Saves the cursor past the leading pages that are settled. Done under the
+    /// trail's lock so that two records finishing at once cannot save cursors
+    /// out of order; never after a halt, whose skipped writes leave a page
+    /// unfinished even where its records returned.
+    fn commit_settled_pages(&self, trail: &Mutex<PageTrail>) -> Result<(), PipelineError> {
+        let Ok(mut trail) = trail.lock() else {
+            return Ok(());
+        };
+        if self.halt_reason().is_some() {
+            return Ok(());
+        }
+        if let Some(cursor) = trail.take_settled() {
+            self.pipeline
+                .store
+                .set_cursor(&self.flow.tenant, &self.flow.name, Some(&cursor))?;
+        }
+        Ok(())
     }
 
     /// Reads one page, retrying transient failures with the flow's backoff;
@@ -345,9 +543,7 @@ impl<'a> FlowRun<'a> {
         let mut attempt = 0u32;
         loop {
             if self.pipeline.is_stopping() {
-                return Err(RunOutcome::Incomplete(
-                    "stopped for shutdown; the next run resumes here".into(),
-                ));
+                return Err(stopped_for_shutdown());
             }
             let instance = match &mut source.instance {
                 Some(i) if !i.is_stopped() => i,
@@ -397,25 +593,21 @@ impl<'a> FlowRun<'a> {
     }
 
     async fn process_records(&self, docs: Vec<Doc>) -> Result<(), PipelineError> {
-        let first_error: Mutex<Option<PipelineError>> = Mutex::new(None);
+        let first_error = FirstError::default();
         futures::stream::iter(docs)
             .for_each_concurrent(self.flow.concurrency.max(1), |doc| async {
-                let failed = first_error.lock().map(|e| e.is_some()).unwrap_or(true);
-                if failed || self.halt_reason().is_some() || self.pipeline.is_stopping() {
+                if first_error.is_set()
+                    || self.halt_reason().is_some()
+                    || self.pipeline.is_stopping()
+                {
                     return;
                 }
-                if let Err(e) = self.process_record(doc).await
-                    && let Ok(mut slot) = first_error.lock()
-                    && slot.is_none()
-                {
-                    *slot = Some(e);
+                if let Err(e) = self.process_record(doc).await {
+                    first_error.set(e);
                 }
             })
             .await;
-        match first_error.into_inner() {
-            Ok(Some(e)) => Err(e),
-            _ => Ok(()),
-        }
+        first_error.result()
     }
 
     async fn process_record(&self, doc: Doc) -> Result<(), PipelineError> {
@@ -487,6 +679,7 @@ impl<'a> FlowRun<'a> {
     }
 
     async fn handle_output(&self, doc: &Doc, output: Output) -> Result<(), PipelineError> {
+        let _hold = self.in_flight.hold(&output.key).await;
         let store = &self.pipeline.store;
         let (tenant, flow) = (self.flow.tenant.as_str(), self.flow.name.as_str());
         let existing = store.ledger_get(tenant, flow, &output.key)?;
@@ -1003,5 +1196,62 @@ impl<'a> FlowRun<'a> {
         if !instance.is_stopped() {
             self.sinks.idle.lock().await.push(instance);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cursor_passes_a_page_only_when_it_and_every_page_before_are_settled() {
+        let mut trail = PageTrail::default();
+        let first = trail.open(2, Some("after-1".into()));
+        let second = trail.open(1, Some("after-2".into()));
+        trail.settle(second);
+        assert_eq!(trail.take_settled(), None, "page 1 is still open");
+        trail.settle(first);
+        assert_eq!(
+            trail.take_settled(),
+            None,
+            "one record of page 1 is still open"
+        );
+        trail.settle(first);
+        assert_eq!(trail.take_settled().as_deref(), Some("after-2"));
+        assert_eq!(trail.take_settled(), None, "nothing new settled");
+    }
+
+    #[test]
+    fn empty_pages_and_pages_without_a_cursor_keep_the_last_cursor() {
+        let mut trail = PageTrail::default();
+        trail.open(0, Some("after-1".into()));
+        let second = trail.open(1, None);
+        assert_eq!(trail.take_settled().as_deref(), Some("after-1"));
+        trail.settle(second);
+        assert_eq!(
+            trail.take_settled(),
+            None,
+            "page 2 has no cursor of its own"
+        );
+        let third = trail.open(1, Some("after-3".into()));
+        assert_eq!(third, 2);
+        trail.settle(third);
+        assert_eq!(trail.take_settled().as_deref(), Some("after-3"));
+    }
+
+    #[tokio::test]
+    async fn a_key_in_flight_makes_the_second_holder_wait_and_is_forgotten_after() {
+        let keys = KeysInFlight::default();
+        let first = keys.hold("po-1").await;
+        let other = keys.hold("po-2").await;
+        let second = tokio::time::timeout(Duration::from_millis(20), keys.hold("po-1")).await;
+        assert!(second.is_err(), "po-1 is held");
+        drop(first);
+        let again = keys.hold("po-1").await;
+        drop((again, other));
+        assert!(
+            keys.held.lock().expect("lock").is_empty(),
+            "no key left behind"
+        );
     }
 }
