@@ -104,17 +104,20 @@ async fn a_slow_write_lets_later_pages_proceed_but_holds_the_cursor_before_its_p
         kit.service
             .put_source("records", &id.to_string(), order(id));
     }
-    // The run's first write (which goes alone) and one write of the first
-    // concurrent batch, both on page 1 of 3 (50 records a page), take 2 s.
-    let slow = Duration::from_secs(2);
-    kit.server.faults().add(
-        FaultRule::always(Fault::Latency {
-            fixed: slow,
-            jitter: Duration::ZERO,
-        })
-        .on(http::Method::POST, "/sink/")
-        .times(2),
-    );
+    // The run's first write goes alone and answers at once; the next one, of
+    // the first concurrent batch and so on page 1 of 3 (50 records a page),
+    // takes 4 s: long enough for the 118 others to finish well before it.
+    let slow = Duration::from_secs(4);
+    for fixed in [Duration::ZERO, slow] {
+        kit.server.faults().add(
+            FaultRule::always(Fault::Latency {
+                fixed,
+                jitter: Duration::ZERO,
+            })
+            .on(http::Method::POST, "/sink/")
+            .times(1),
+        );
+    }
     let flow = kit.flow("orders", "records", "orders", COPY);
     let pipeline = kit.pipeline();
     let run = pipeline.run_flow(&flow);
@@ -152,6 +155,35 @@ async fn a_slow_write_lets_later_pages_proceed_but_holds_the_cursor_before_its_p
     let again = kit.pipeline().run_flow(&flow).await.unwrap();
     assert_eq!((again.counts.read, again.counts.delivered), (0, 0));
     assert_eq!(kit.service.total_posts("orders"), 120);
+}
+
+#[tokio::test]
+async fn writes_queued_behind_the_first_write_go_together_once_it_succeeded() {
+    let kit = PipelineKit::start().await;
+    for id in 1..=5 {
+        kit.service
+            .put_source("records", &id.to_string(), order(id));
+    }
+    let latency = Duration::from_millis(500);
+    kit.server.faults().add(
+        FaultRule::always(Fault::Latency {
+            fixed: latency,
+            jitter: Duration::ZERO,
+        })
+        .on(http::Method::POST, "/sink/"),
+    );
+    let flow = kit.flow("orders", "records", "orders", COPY);
+    let report = kit.pipeline().run_flow(&flow).await.unwrap();
+    assert_eq!(report.counts.delivered, 5);
+    // The first write goes alone; the four queued behind it (concurrency 4)
+    // are sent together when it succeeds, not one latency after another.
+    let mut times = kit.service.post_times();
+    times.sort();
+    let spread = times[4] - times[1];
+    assert!(
+        spread < latency / 2,
+        "writes 2-5 arrived over {spread:?}: they went through the gate one by one"
+    );
 }
 
 #[tokio::test]

@@ -925,11 +925,7 @@ impl<'a> FlowRun<'a> {
             let failure = match failure {
                 Some(e) => e,
                 None => {
-                    let _gate = if self.write_proven.load(Ordering::SeqCst) {
-                        None
-                    } else {
-                        Some(self.write_gate.lock().await)
-                    };
+                    let _gate = self.pass_write_gate().await;
                     if let Some(m) = self.halt_reason() {
                         entry.state = RecordState::Retrying;
                         entry.reason = Some(format!("flow halted: {m}"));
@@ -1008,6 +1004,18 @@ impl<'a> FlowRun<'a> {
         };
         self.put_back(instance).await;
         Ok(result)
+    }
+
+    /// Until a write of this run succeeded, holds the gate that lets writes
+    /// through one at a time. Writes queued at the gate while the first one was
+    /// in flight go through together once it succeeded: they check again after
+    /// the wait instead of each holding the gate for a full write.
+    async fn pass_write_gate(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        if self.write_proven.load(Ordering::SeqCst) {
+            return None;
+        }
+        let gate = self.write_gate.lock().await;
+        (!self.write_proven.load(Ordering::SeqCst)).then_some(gate)
     }
 
     /// Leaves a document for the next run; `wait` is the remote side's

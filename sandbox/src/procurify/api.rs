@@ -19,7 +19,7 @@ use rust_decimal::Decimal;
 use serde_json::{Map, Value, json};
 
 use super::ProcurifyConfig;
-use super::model::{MutationError, ProcurifyState};
+use super::model::{MutationError, OrderItem, ProcurifyState};
 use super::render;
 use crate::exchange::{Handler, Request, Response};
 
@@ -651,6 +651,34 @@ fn list<'s, T>(
         return Ok((data, w.pagination));
     }
     let mut rows: Vec<&T> = all.iter().filter(|t| keep(t)).collect();
+    sort_and_page(api, req, &mut rows, order, key, render)
+}
+
+/// Like [`list`] over `candidates` only: the rows an exact-id filter already
+/// narrowed down through an index (the lines of one requisition), in `all`'s
+/// order, so a filtered call costs what it returns, not the whole data set.
+#[allow(clippy::too_many_arguments)]
+fn list_narrowed<'s, T>(
+    api: &ProcurifyApi,
+    req: &Request,
+    candidates: Vec<&'s T>,
+    keep: impl Fn(&T) -> bool,
+    order: Option<(&str, bool)>,
+    key: impl Fn(&'s T, &str) -> Key<'s>,
+    render: impl Fn(&T) -> Value,
+) -> Result<(Vec<Value>, Value), Response> {
+    let mut rows: Vec<&T> = candidates.into_iter().filter(|t| keep(t)).collect();
+    sort_and_page(api, req, &mut rows, order, key, render)
+}
+
+fn sort_and_page<'s, T>(
+    api: &ProcurifyApi,
+    req: &Request,
+    rows: &mut [&'s T],
+    order: Option<(&str, bool)>,
+    key: impl Fn(&'s T, &str) -> Key<'s>,
+    render: impl Fn(&T) -> Value,
+) -> Result<(Vec<Value>, Value), Response> {
     if let Some((field, desc)) = order {
         rows.sort_by(|a, b| {
             let o = key(a, field).cmp(&key(b, field));
@@ -758,38 +786,43 @@ impl ProcurifyApi {
             Err(r) => return r,
         };
         let s = self.state();
-        envelope(list(
-            self,
-            req,
-            &s.items,
-            active,
-            |i| {
-                order_status.is_none_or(|v| {
-                    s.order(i.order_num)
-                        .is_some_and(|o| i64::from(o.status) == v)
-                }) && status.is_none_or(|v| i64::from(i.status) == v)
-                    && modified.contains(i.last_modified)
-                    && approved.contains_opt(i.approved_datetime)
-                    && created.contains(i.created_at)
-                    && order_num.is_none_or(|n| i.order_num == n)
-                    && vendor.is_none_or(|v| i.pref_vendor == v)
-                    && account.is_none_or(|a| i.account == a)
-                    && currency.is_none_or(|c| i.currency == c)
-                    && purchased.is_none_or(|p| i.purchase_order.is_some() == p)
-                    && search
-                        .as_deref()
-                        .is_none_or(|t| contains_ci(&i.name, t) || contains_ci(&i.sku, t))
-            },
-            order,
-            |i, f| match f {
-                "last_modified" => Key::Time(Some(i.last_modified)),
-                "approved_datetime" => Key::Time(i.approved_datetime),
-                "created_at" => Key::Time(Some(i.created_at)),
-                "orderNum" => Key::Int(i.order_num),
-                _ => Key::Int(i.id),
-            },
-            |i| render::order_item(i, &s),
-        ))
+        let keep = |i: &OrderItem| {
+            order_status.is_none_or(|v| {
+                s.order(i.order_num)
+                    .is_some_and(|o| i64::from(o.status) == v)
+            }) && status.is_none_or(|v| i64::from(i.status) == v)
+                && modified.contains(i.last_modified)
+                && approved.contains_opt(i.approved_datetime)
+                && created.contains(i.created_at)
+                && order_num.is_none_or(|n| i.order_num == n)
+                && vendor.is_none_or(|v| i.pref_vendor == v)
+                && account.is_none_or(|a| i.account == a)
+                && currency.is_none_or(|c| i.currency == c)
+                && purchased.is_none_or(|p| i.purchase_order.is_some() == p)
+                && search
+                    .as_deref()
+                    .is_none_or(|t| contains_ci(&i.name, t) || contains_ci(&i.sku, t))
+        };
+        let key = |i: &OrderItem, f: &str| match f {
+            "last_modified" => Key::Time(Some(i.last_modified)),
+            "approved_datetime" => Key::Time(i.approved_datetime),
+            "created_at" => Key::Time(Some(i.created_at)),
+            "orderNum" => Key::Int(i.order_num),
+            _ => Key::Int(i.id),
+        };
+        let render = |i: &OrderItem| render::order_item(i, &s);
+        match order_num {
+            // The lines of one requisition: through its line index.
+            Some(num) if active => {
+                let mut lines: Vec<&OrderItem> = s
+                    .order(num)
+                    .map(|o| o.items.iter().filter_map(|id| s.item(*id)).collect())
+                    .unwrap_or_default();
+                lines.sort_by_key(|i| i.id);
+                envelope(list_narrowed(self, req, lines, keep, order, key, render))
+            }
+            _ => envelope(list(self, req, &s.items, active, keep, order, key, render)),
+        }
     }
 
     fn list_purchase_orders(&self, req: &Request, role: &str, status: &str) -> Response {

@@ -462,6 +462,54 @@ async fn status_filters_select_orders_and_items() {
 }
 
 #[tokio::test]
+async fn lines_of_one_requisition_are_exactly_what_a_full_scan_selects() {
+    let t = Tenant::fixed(80).await;
+    let expected = |num: u64, status: Option<u8>| -> Vec<u64> {
+        let s = t.sandbox.state();
+        s.items
+            .iter()
+            .filter(|i| i.order_num == num && status.is_none_or(|st| i.status == st))
+            .map(|i| i.id)
+            .collect()
+    };
+    for num in [1, 2, 40, 80] {
+        let all = ids(
+            &t.get_json(&format!(
+                "/api/v3/order-items/?orderNum={num}&page_size=1000"
+            ))
+            .await,
+            "id",
+        );
+        assert!(!all.is_empty(), "requisition {num} has lines");
+        assert_eq!(all, expected(num, None), "requisition {num}");
+        let status = t.sandbox.state().item(all[0]).expect("line").status;
+        assert_eq!(
+            ids(
+                &t.get_json(&format!(
+                    "/api/v3/order-items/?orderNum={num}&status={status}&page_size=1000"
+                ))
+                .await,
+                "id"
+            ),
+            expected(num, Some(status)),
+            "requisition {num}, status {status}"
+        );
+        let newest_first = ids(
+            &t.get_json(&format!(
+                "/api/v3/order-items/?orderNum={num}&order_by=-id&page_size=1"
+            ))
+            .await,
+            "id",
+        );
+        assert_eq!(newest_first, vec![*all.last().expect("a line")]);
+    }
+    let none = t
+        .get_json("/api/v3/order-items/?orderNum=999999&page_size=1000")
+        .await;
+    assert_eq!(none["data"], serde_json::json!([]));
+}
+
+#[tokio::test]
 async fn order_by_sorts_ascending_and_descending() {
     let t = Tenant::fixed(60).await;
     let asc = t
