@@ -9,7 +9,12 @@
 //!   with unknown outcome) document is resolved with the sink's `lookup`
 //!   before anything is re-posted, so a crash or a timeout after the remote
 //!   side committed never makes a duplicate;
-//! - the source cursor advances only past pages whose records are settled;
+//! - records are processed concurrently (up to the flow's `concurrency` writes
+//!   in flight) across page boundaries, but the source cursor advances only
+//!   past a page whose records, and every earlier page's, are settled;
+//! - two records with one output key are never handled at once, and a run's
+//!   writes go one at a time until the first succeeds (a target that is not
+//!   set up sees one attempt, not one per concurrent record);
 //! - `unauthorized`, `not-enabled` and `config` failures halt the flow after
 //!   one attempt with the operator's to-do; `rejected` makes a dead letter;
 //!   transient failures back off and retry, then wait for the next run.

@@ -962,6 +962,9 @@ impl<'a> FlowRun<'a> {
             };
             match verdict(&failure) {
                 Verdict::Halt(m) => {
+                    // Halt while this write's permit is still held: a write
+                    // waiting for it must see the halt, not post once more.
+                    self.halt(m.clone());
                     entry.state = RecordState::Retrying;
                     entry.reason = Some(m.clone());
                     store.ledger_put(&entry)?;
