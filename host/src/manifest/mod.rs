@@ -249,7 +249,10 @@ impl Manifest {
             file: file.clone(),
             key: e
                 .span()
-                .map(|s| format!("(line {})", line_of(text, s.start)))
+                .map(|s| match key_at(text, s.start) {
+                    Some(key) => format!("{key} (line {})", line_of(text, s.start)),
+                    None => format!("(line {})", line_of(text, s.start)),
+                })
                 .unwrap_or_else(|| "(syntax)".into()),
             message: e.message().trim().to_string(),
         })?;
@@ -358,6 +361,66 @@ impl Manifest {
 
 fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// The dotted key at byte `offset` of manifest `text`, as an operator would
+/// look it up: the table of the nearest `[header]` above it, then the key of
+/// the line, then (inside an inline table) the key nearest before `offset`.
+/// `None` when the offset is not on a key (e.g. a broken header).
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let offset = offset.min(text.len());
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
+    let line = &text[line_start..line_end];
+    let header = |l: &str| {
+        let l = l.trim();
+        l.starts_with('[').then(|| {
+            l.trim_start_matches('[')
+                .split(']')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_string()
+        })
+    };
+    if let Some(table) = header(line) {
+        return (!table.is_empty()).then_some(table);
+    }
+    let table = text[..line_start].lines().rev().find_map(header);
+    // Keys on this line up to the offset: `a = { b = 1, c = ` gives a, c.
+    let before = &text[line_start..offset];
+    let mut keys = before.split('=').rev().skip(1).map(|k| {
+        k.rsplit(['{', ','])
+            .next()
+            .unwrap_or("")
+            .trim()
+            .trim_matches('"')
+            .to_string()
+    });
+    let nearest = keys.next().filter(|k| !k.is_empty());
+    let outer = before
+        .split('=')
+        .next()
+        .map(|k| k.trim().trim_matches('"').to_string())
+        .filter(|k| !k.is_empty() && before.contains('='));
+    let line_key = match (outer, nearest) {
+        (Some(o), Some(n)) if o != n => Some(format!("{o}.{n}")),
+        (o, n) => o.or(n),
+    };
+    let line_key = line_key.or_else(|| {
+        // The span starts at the key itself (an unknown field).
+        let k = line
+            .split('=')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .trim_matches('"');
+        (!k.is_empty() && line.contains('=')).then(|| k.to_string())
+    })?;
+    Some(match table {
+        Some(t) if !t.is_empty() => format!("{t}.{line_key}"),
+        _ => line_key,
+    })
 }
 
 fn check_name(name: &str) -> Result<(), String> {
@@ -559,6 +622,30 @@ fn flow(dir: &Path, name: &str, f: FlowDto, key: &str) -> Result<FlowSpec, Keyed
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_toml_type_error_names_the_dotted_key_and_its_line() {
+        let text = GOOD.replace("every = \"15m\"", "every = \"15m\"\nconcurrency = \"four\"");
+        let e = Manifest::parse(Path::new("m.toml"), &text).expect_err("bad type");
+        assert_eq!(
+            e.key, "tenants.acme.flows.vendors.concurrency (line 19)",
+            "{e}"
+        );
+        assert!(e.message.contains("invalid type"), "{e}");
+    }
+
+    #[test]
+    fn key_at_finds_keys_of_lines_inline_tables_and_headers() {
+        let text = "[a.b]\nx = 1\nretry = { attempts = \"x\", cap_ms = 5 }\n[[c]]\n";
+        let at = |needle: &str| key_at(text, text.find(needle).expect("needle"));
+        assert_eq!(at("1").as_deref(), Some("a.b.x"));
+        assert_eq!(at("x =").as_deref(), Some("a.b.x"));
+        assert_eq!(at("\"x\"").as_deref(), Some("a.b.retry.attempts"));
+        assert_eq!(at("5 }").as_deref(), Some("a.b.retry.cap_ms"));
+        assert_eq!(at("retry").as_deref(), Some("a.b.retry"));
+        assert_eq!(at("[[c]]").as_deref(), Some("c"));
+        assert_eq!(key_at("x = 1", 4).as_deref(), Some("x"));
+    }
+
     const GOOD: &str = r#"
 [tenants.acme.connections.procurify]
 connector = "procurify"
@@ -613,7 +700,10 @@ config = { business_unit = "US001" }
         let err =
             parse(&GOOD.replace("every = \"15m\"", "every = \"15m\"\nevry = \"1m\"")).unwrap_err();
         let text = err.to_string();
-        assert!(text.starts_with("/etc/mlc/manifest.toml: (line"), "{text}");
+        assert!(
+            text.starts_with("/etc/mlc/manifest.toml: tenants.acme.flows.vendors.evry (line 19)"),
+            "{text}"
+        );
         assert!(text.contains("unknown field `evry`"), "{text}");
     }
 

@@ -323,7 +323,11 @@ async fn a_misspelled_manifest_key_fails_naming_the_file_the_line_and_the_key() 
             .lines()
             .find(|l| l.starts_with("error: "))
             .expect("error line");
-        assert!(error.contains("manifest.toml: (line "), "{error}");
+        assert!(
+            error.contains("manifest.toml: tenants.sandbox.flows.")
+                && error.contains(".on_chnage (line "),
+            "{error}"
+        );
         assert!(error.contains("unknown field `on_chnage`"), "{error}");
         assert!(
             out.stderr.contains("hint: the keys a manifest may use"),
