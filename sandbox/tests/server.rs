@@ -340,21 +340,52 @@ async fn slow_bodies_do_not_block_other_connections() {
     let plan = FaultPlan::new(1);
     plan.add(
         FaultRule::always(Fault::SlowBody {
-            chunk_delay: Duration::from_millis(100),
+            chunk_delay: Duration::from_millis(250),
         })
         .on_path("/slow"),
     );
-    let server = Arc::new(start(Arc::new(Echo), plan).await);
-    let slow_server = server.clone();
-    let slow = tokio::spawn(async move { get(&slow_server, "/slow").await.status });
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let started = Instant::now();
+    let server = start(Arc::new(Echo), plan).await;
+    // The slow answer (over 1000 bytes in 64-byte chunks, 250 ms apart: about
+    // 4 s) is read on its own task, which notes when it has begun and when
+    // it ended.
+    let addr = server.addr();
+    let (begun, slow_begun) = tokio::sync::oneshot::channel();
+    let slow = tokio::spawn(async move {
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        let request = format!("GET /slow HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.expect("write");
+        let mut raw = Vec::new();
+        let mut buf = [0u8; 4096];
+        let mut begun = Some(begun);
+        loop {
+            let n = stream.read(&mut buf).await.unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            raw.extend_from_slice(&buf[..n]);
+            let in_body = raw
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .is_some_and(|end| raw.len() > end + 4);
+            if in_body && let Some(tx) = begun.take() {
+                let _ = tx.send(());
+            }
+        }
+        (parse_raw(&raw).expect("an HTTP answer"), Instant::now())
+    });
+    slow_begun.await.expect("the slow body began");
+    // While the slow body is still being dribbled, another connection is
+    // answered in full.
     assert_eq!(get(&server, "/fast").await.status, 200);
+    let fast_done = Instant::now();
+    let (slow_answer, slow_done) = slow.await.expect("slow task");
+    assert_eq!(slow_answer.status, 200);
+    assert_eq!(slow_answer.body.len(), slow_answer.content_length());
     assert!(
-        started.elapsed() < Duration::from_secs(1),
-        "fast request waited on the slow one"
+        fast_done < slow_done,
+        "the fast request waited on the slow one: it ended {:?} after the slow body",
+        fast_done - slow_done
     );
-    assert_eq!(slow.await.expect("slow task"), 200);
 }
 
 #[tokio::test]

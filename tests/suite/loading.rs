@@ -6,10 +6,9 @@ use mlc_tests::components::MISBEHAVING_COMPONENT;
 
 #[test]
 fn second_load_comes_from_memory_and_a_new_runtime_reads_the_disk_cache() {
-    let dir = std::env::temp_dir().join(format!("mlc-cache-test-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = tempfile::tempdir().unwrap();
     let config = RuntimeConfig {
-        cache_dir: Some(dir.clone()),
+        cache_dir: Some(dir.path().to_path_buf()),
         max_instances: 4,
         ..RuntimeConfig::default()
     };
@@ -28,7 +27,6 @@ fn second_load_comes_from_memory_and_a_new_runtime_reads_the_disk_cache() {
         second.load("m", MISBEHAVING_COMPONENT).unwrap().1,
         CacheOutcome::Disk
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -485,8 +485,11 @@ async fn po_operation_deactivated_mid_run_halts_after_one_failure_then_resumes_w
         while stage.peoplesoft.purchase_orders().len() < 25 {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
+        // Read the count first: a create failing after the deactivation may be
+        // stamped before this task runs again, and must still be counted.
+        let before = stage.peoplesoft_front.count();
         stage.peoplesoft.deactivate(PO_CREATE).unwrap();
-        *deactivated_at.lock().unwrap() = Some(stage.peoplesoft_front.count());
+        *deactivated_at.lock().unwrap() = Some(before);
     };
     let (reports, ()) = tokio::join!(sync, switch);
     let reports = reports.unwrap();

@@ -534,13 +534,19 @@ async fn a_looping_and_a_hoarding_tenant_are_stopped_while_the_other_tenant_fini
         "{key: .key, body: {}}",
     )
     .unwrap();
+    // The looping connection has a 1 s deadline; the hoarding one a long one,
+    // so that on a loaded machine it still runs into the memory limit rather
+    // than the deadline.
     let runaway = format!(
         "\n[tenants.runaway.connections.bad]\nconnector = \"{}\"\nbase_url = \"http://127.0.0.1:9\"\n\
          memory_mb = 32\ncall_timeout_secs = 1\n\n\
+         [tenants.runaway.connections.hoarder]\nconnector = \"{}\"\nbase_url = \"http://127.0.0.1:9\"\n\
+         memory_mb = 32\ncall_timeout_secs = 30\n\n\
          [tenants.runaway.flows.spin]\nfrom = \"bad.loop\"\nto = \"bad.ok\"\nmapping = \"mappings/any.jq\"\n\
          retry = {{ attempts = 2, base_ms = 10, cap_ms = 10 }}\n\n\
-         [tenants.runaway.flows.hoard]\nfrom = \"bad.grow\"\nto = \"bad.ok\"\nmapping = \"mappings/any.jq\"\n\
+         [tenants.runaway.flows.hoard]\nfrom = \"hoarder.grow\"\nto = \"hoarder.ok\"\nmapping = \"mappings/any.jq\"\n\
          retry = {{ attempts = 2, base_ms = 10, cap_ms = 10 }}\n",
+        wasm.display(),
         wasm.display()
     );
     let mut manifest = std::fs::read_to_string(&stage.manifest).unwrap();
@@ -572,7 +578,7 @@ async fn a_looping_and_a_hoarding_tenant_are_stopped_while_the_other_tenant_fini
         });
     });
     let (reports, events) = tokio::task::spawn_blocking(move || {
-        finished.recv_timeout(Duration::from_secs(90))
+        finished.recv_timeout(Duration::from_secs(240))
     })
     .await
     .unwrap()
@@ -581,9 +587,14 @@ async fn a_looping_and_a_hoarding_tenant_are_stopped_while_the_other_tenant_fini
     );
     for r in &reports {
         if r.tenant == "runaway" {
+            let stopped_by = if r.flow == "spin" {
+                "deadline"
+            } else {
+                "memory"
+            };
             assert!(
                 matches!(&r.outcome, RunOutcome::Incomplete(m) | RunOutcome::Halted(m)
-                    if m.contains("deadline") || m.contains("memory")),
+                    if m.contains(stopped_by)),
                 "{}: {:?}",
                 r.flow,
                 r.outcome

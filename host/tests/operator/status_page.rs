@@ -26,6 +26,9 @@ fn chromium() -> &'static str {
     CHROMIUM
 }
 
+/// How long one Chromium run may take before the test gives up on it.
+const BROWSER_DEADLINE: Duration = Duration::from_secs(90);
+
 /// Chromium headless, with everything that would reach the network off.
 fn browser(profile: &Path) -> Command {
     let mut cmd = Command::new(chromium());
@@ -45,6 +48,61 @@ fn browser(profile: &Path) -> Command {
     ])
     .arg(format!("--user-data-dir={}", profile.display()));
     cmd
+}
+
+/// What a Chromium run printed.
+struct BrowserOutput {
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs Chromium headless with `args` in a profile of its own (a fresh temp
+/// dir per run), output to files (no pipe to fill while it is waited on), in
+/// its own process group; kills the group and panics after
+/// [`BROWSER_DEADLINE`] instead of hanging the test.
+fn run_browser(what: &str, args: &[String]) -> BrowserOutput {
+    use std::os::unix::process::CommandExt;
+    let scratch = tempfile::tempdir().unwrap();
+    let profile = scratch.path().join("profile");
+    let (out_path, err_path) = (scratch.path().join("stdout"), scratch.path().join("stderr"));
+    let mut cmd = browser(&profile);
+    cmd.args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .process_group(0);
+    let mut child = cmd.spawn().expect("chromium starts");
+    let started = std::time::Instant::now();
+    let read = |path: &Path| {
+        String::from_utf8_lossy(&std::fs::read(path).unwrap_or_default()).into_owned()
+    };
+    loop {
+        if child.try_wait().expect("chromium is waited on").is_some() {
+            break;
+        }
+        if started.elapsed() > BROWSER_DEADLINE {
+            // The whole group: the browser's renderer and GPU processes too.
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", child.id())])
+                .status();
+            let _ = child.kill();
+            let _ = child.wait();
+            let stderr = read(&err_path);
+            let tail = stderr
+                .char_indices()
+                .rev()
+                .nth(4000)
+                .map_or(stderr.as_str(), |(i, _)| &stderr[i..]);
+            panic!(
+                "chromium ({what}) did not finish within {BROWSER_DEADLINE:?} and was killed; end of its stderr:\n{tail}"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    BrowserOutput {
+        stdout: read(&out_path),
+        stderr: read(&err_path),
+    }
 }
 
 fn count(haystack: &str, needle: &str) -> usize {
@@ -135,20 +193,18 @@ async fn the_status_page_shows_flows_counts_halts_dead_letters_and_the_chart_in_
         .collect();
     assert!(halted.contains(&"vendors-to-procurify"), "{status}");
 
-    let profile = tempfile::tempdir().unwrap();
     let url = format!("http://{addr}/");
     let dom = tokio::task::spawn_blocking({
-        let mut cmd = browser(profile.path());
-        cmd.arg("--dump-dom").arg(&url);
-        move || cmd.output().expect("chromium runs")
+        let args = vec!["--dump-dom".to_string(), url.clone()];
+        move || run_browser("--dump-dom", &args)
     })
     .await
     .unwrap();
-    let html = String::from_utf8_lossy(&dom.stdout).into_owned();
+    let html = dom.stdout;
     assert!(
         html.contains("data-rendered=\"true\""),
         "the page script did not render:\n{html}\n{}",
-        String::from_utf8_lossy(&dom.stderr)
+        dom.stderr
     );
     // Every flow of the manifest has a row, with its state.
     for f in status["flows"].as_array().unwrap() {
@@ -200,11 +256,12 @@ async fn the_status_page_shows_flows_counts_halts_dead_letters_and_the_chart_in_
     let shot = screenshot_path();
     let _ = std::fs::remove_file(&shot);
     let taken = tokio::task::spawn_blocking({
-        let mut cmd = browser(profile.path());
-        cmd.arg(format!("--screenshot={}", shot.display()))
-            .arg("--window-size=1280,1800")
-            .arg(&url);
-        move || cmd.output().expect("chromium runs")
+        let args = vec![
+            format!("--screenshot={}", shot.display()),
+            "--window-size=1280,1800".to_string(),
+            url.clone(),
+        ];
+        move || run_browser("--screenshot", &args)
     })
     .await
     .unwrap();
@@ -212,7 +269,7 @@ async fn the_status_page_shows_flows_counts_halts_dead_letters_and_the_chart_in_
         shot.is_file() && std::fs::metadata(&shot).unwrap().len() > 10_000,
         "no screenshot at {}: {}",
         shot.display(),
-        String::from_utf8_lossy(&taken.stderr)
+        taken.stderr
     );
     eprintln!("status page screenshot: {}", shot.display());
 

@@ -453,7 +453,15 @@ async fn inactive_account_is_refused() {
 async fn account_deactivated_today_is_refused_for_a_po_dated_today() {
     let site = demo_site().await;
     site.set_account_status("610000", "I").unwrap();
-    let today = chrono::Utc::now().date_naive().to_string();
+    // "Today" by the emulator's clock: the effective date of the new row.
+    let today = site
+        .accounts()
+        .iter()
+        .filter(|a| a.value == "610000" && a.eff_status == "I")
+        .map(|a| a.effdt)
+        .max()
+        .expect("the inactive row")
+        .to_string();
     let body = po_body("0000000101", "REQ-T", &simple_line(1)).replace("2026-11-02", &today);
     let texts = error_texts(&create_po(&site, &body).await);
     assert!(

@@ -62,7 +62,15 @@ async fn vouchers_since_lists_seeded_and_added_vouchers_per_line() {
     let reply = create_po(&site, &po_body("0000000103", "REQ-V", &lines)).await;
     let po_id = reply.payload().descendants("PO_ID")[0].text.clone();
     let voucher = site.add_voucher(&po_id, true).unwrap();
-    let today = chrono::Utc::now().date_naive().to_string();
+    // "Today" by the emulator's clock: the day it stamped the voucher (the
+    // test's own clock may already be past midnight).
+    let today = voucher.lastupddttm.date().to_string();
+    let wall = chrono::Utc::now().naive_utc();
+    assert!(
+        voucher.lastupddttm <= wall && wall - voucher.lastupddttm < chrono::Duration::minutes(10),
+        "the voucher is stamped with the current time: {} (now {wall})",
+        voucher.lastupddttm
+    );
     let recent = run_query(&site, "MLC_VOUCHERS_SINCE", &today, 0).await;
     let rows: Vec<&Element> = recent
         .children_named("row")
@@ -115,7 +123,7 @@ async fn voucher_amounts_of_five_decimal_prices_are_rounded_to_cents() {
         .collect();
     // 0.125 rounds half away from zero; 37.03695 to the nearest cent.
     assert_eq!(amounts, ["0.13", "37.04"]);
-    let today = chrono::Utc::now().date_naive().to_string();
+    let today = voucher.lastupddttm.date().to_string();
     let rows = run_query(&site, "MLC_VOUCHERS_SINCE", &today, 0).await;
     let listed: Vec<&str> = rows
         .children_named("row")
@@ -134,7 +142,14 @@ async fn voucher_match_status_change_is_visible_with_a_new_timestamp() {
     assert_eq!(voucher.match_status_vchr, "T");
     site.set_voucher_match_status(&voucher.voucher_id, "M")
         .unwrap();
-    let today = chrono::Utc::now().date_naive().to_string();
+    let changed = site
+        .vouchers()
+        .into_iter()
+        .find(|v| v.voucher_id == voucher.voucher_id)
+        .unwrap();
+    assert!(changed.lastupddttm >= voucher.lastupddttm);
+    // The day the emulator stamped the change.
+    let today = changed.lastupddttm.date().to_string();
     let rows = run_query(&site, "MLC_VOUCHERS_SINCE", &today, 0).await;
     let row = rows
         .children_named("row")

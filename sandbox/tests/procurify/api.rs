@@ -174,14 +174,19 @@ async fn expire_tokens_invalidates_every_issued_token() {
 
 #[tokio::test]
 async fn tokens_expire_after_their_lifetime() {
-    let t = Tenant::start(ProcurifyConfig {
+    let mut t = Tenant::start(ProcurifyConfig {
         requisitions: 2,
-        token_ttl_secs: 1,
+        token_ttl_secs: 3,
         ..Default::default()
     })
     .await;
+    // A token issued just now (not when the tenant started) is valid within
+    // its lifetime, and refused once it has passed.
+    t.token = t.sandbox.issue_token();
+    // Taken after issuing: the token expires at or before this plus 3 s.
+    let issued = tokio::time::Instant::now();
     assert_eq!(t.get("/api/v2/currencies/").await.status, StatusCode::OK);
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    tokio::time::sleep_until(issued + Duration::from_millis(3100)).await;
     let a = t.get("/api/v2/currencies/").await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
     assert_eq!(a.json()["detail"], "Token has expired.");
