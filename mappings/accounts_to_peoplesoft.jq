@@ -6,7 +6,8 @@
 #   {id, code, description, account_type, active, ...}.
 # New values are effective from $config.effdt (default 1900-01-01): PeopleSoft
 # checks ChartFields as of the PO date, which may precede today.
-# Crosswalk fed: account[code] = ACCOUNT.
+# Crosswalks fed: account[code] = ACCOUNT, and account_from_procurify[code] =
+# the Procurify id, which tells accounts-to-procurify not to write it back.
 if .active == false then
   {key: .code, skip: "account code \(.code) is inactive in Procurify"}
 elif ($xref.account // {})[.code] then
@@ -14,5 +15,6 @@ elif ($xref.account // {})[.code] then
 else
   {key: .code,
    body: {setid: $config.setid, account: .code, descr: (.description // .code | .[0:30]), effdt: ($config.effdt // "1900-01-01"), eff_status: "A"},
-   xref: {table: "account", key: .code}}
+   xref: [{table: "account", key: .code},
+          {table: "account_from_procurify", key: .code, value: (.id | tostring)}]}
 end
