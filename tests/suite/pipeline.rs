@@ -16,13 +16,32 @@ fn order(id: u32) -> serde_json::Value {
     json!({"id": id, "qty": format!("{id}.5")})
 }
 
-#[tokio::test]
-async fn records_are_delivered_once_and_a_second_run_posts_nothing() {
+/// A kit whose source stream `records` holds orders 1..=n.
+async fn kit_with_orders(n: u32) -> PipelineKit {
     let kit = PipelineKit::start().await;
-    for id in 1..=120 {
+    for id in 1..=n {
         kit.service
             .put_source("records", &id.to_string(), order(id));
     }
+    kit
+}
+
+/// Sink posts answer after `fixed` (the next `times` posts, or all).
+fn delay_sink_posts(kit: &PipelineKit, fixed: Duration, times: Option<u32>) {
+    let rule = FaultRule::always(Fault::Latency {
+        fixed,
+        jitter: Duration::ZERO,
+    })
+    .on(http::Method::POST, "/sink/");
+    kit.server.faults().add(match times {
+        Some(n) => rule.times(n),
+        None => rule,
+    });
+}
+
+#[tokio::test]
+async fn records_are_delivered_once_and_a_second_run_posts_nothing() {
+    let kit = kit_with_orders(120).await;
     let flow = kit.flow("orders", "records", "orders", COPY);
     let report = kit.pipeline().run_flow(&flow).await.unwrap();
     assert_eq!(report.outcome, RunOutcome::Completed);
@@ -68,11 +87,7 @@ async fn write_that_times_out_after_the_remote_committed_is_resolved_by_lookup()
 
 #[tokio::test]
 async fn crash_between_write_and_record_leaves_no_duplicate_after_restart() {
-    let kit = PipelineKit::start().await;
-    for id in 1..=30 {
-        kit.service
-            .put_source("records", &id.to_string(), order(id));
-    }
+    let kit = kit_with_orders(30).await;
     let mut flow = kit.flow("orders", "records", "orders", COPY);
     flow.concurrency = 1;
     let crashed = kit.crashing_pipeline(7).run_flow(&flow).await;
@@ -99,25 +114,13 @@ async fn crash_between_write_and_record_leaves_no_duplicate_after_restart() {
 
 #[tokio::test]
 async fn a_slow_write_lets_later_pages_proceed_but_holds_the_cursor_before_its_page() {
-    let kit = PipelineKit::start().await;
-    for id in 1..=120 {
-        kit.service
-            .put_source("records", &id.to_string(), order(id));
-    }
+    let kit = kit_with_orders(120).await;
     // The run's first write goes alone and answers at once; the next one, of
     // the first concurrent batch and so on page 1 of 3 (50 records a page),
     // takes 4 s: long enough for the 118 others to finish well before it.
     let slow = Duration::from_secs(4);
-    for fixed in [Duration::ZERO, slow] {
-        kit.server.faults().add(
-            FaultRule::always(Fault::Latency {
-                fixed,
-                jitter: Duration::ZERO,
-            })
-            .on(http::Method::POST, "/sink/")
-            .times(1),
-        );
-    }
+    delay_sink_posts(&kit, Duration::ZERO, Some(1));
+    delay_sink_posts(&kit, slow, Some(1));
     let flow = kit.flow("orders", "records", "orders", COPY);
     let pipeline = kit.pipeline();
     let run = pipeline.run_flow(&flow);
@@ -159,19 +162,9 @@ async fn a_slow_write_lets_later_pages_proceed_but_holds_the_cursor_before_its_p
 
 #[tokio::test]
 async fn writes_queued_behind_the_first_write_go_together_once_it_succeeded() {
-    let kit = PipelineKit::start().await;
-    for id in 1..=5 {
-        kit.service
-            .put_source("records", &id.to_string(), order(id));
-    }
+    let kit = kit_with_orders(5).await;
     let latency = Duration::from_millis(500);
-    kit.server.faults().add(
-        FaultRule::always(Fault::Latency {
-            fixed: latency,
-            jitter: Duration::ZERO,
-        })
-        .on(http::Method::POST, "/sink/"),
-    );
+    delay_sink_posts(&kit, latency, None);
     let flow = kit.flow("orders", "records", "orders", COPY);
     let report = kit.pipeline().run_flow(&flow).await.unwrap();
     assert_eq!(report.counts.delivered, 5);
@@ -255,11 +248,7 @@ fn stored_id(kit: &PipelineKit, stream: &str, key: &str) -> serde_json::Value {
 
 #[tokio::test]
 async fn not_enabled_halts_after_one_attempt_then_resumes_when_granted() {
-    let kit = PipelineKit::start().await;
-    for id in 1..=80 {
-        kit.service
-            .put_source("records", &id.to_string(), order(id));
-    }
+    let kit = kit_with_orders(80).await;
     kit.service.set_sink_forbidden(true);
     let mut flow = kit.flow("orders", "records", "orders", COPY);
     flow.concurrency = 1;
@@ -298,11 +287,7 @@ async fn not_enabled_halts_after_one_attempt_then_resumes_when_granted() {
 
 #[tokio::test]
 async fn rejected_record_becomes_a_dead_letter_that_can_be_replayed() {
-    let kit = PipelineKit::start().await;
-    for id in 1..=3 {
-        kit.service
-            .put_source("records", &id.to_string(), order(id));
-    }
+    let kit = kit_with_orders(3).await;
     kit.service.reject_key("ORD-2");
     let flow = kit.flow("orders", "records", "orders", COPY);
     let pipeline = kit.pipeline();
@@ -411,11 +396,7 @@ async fn unreadable_source_record_is_kept_as_a_dead_letter_and_the_rest_delivere
 
 #[tokio::test]
 async fn audit_chain_verifies_and_detects_an_edited_or_deleted_row() {
-    let kit = PipelineKit::start().await;
-    for id in 1..=5 {
-        kit.service
-            .put_source("records", &id.to_string(), order(id));
-    }
+    let kit = kit_with_orders(5).await;
     let flow = kit.flow("orders", "records", "orders", COPY);
     kit.pipeline().run_flow(&flow).await.unwrap();
     let rows = match audit::verify(kit.store.as_ref()).unwrap() {
