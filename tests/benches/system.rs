@@ -603,6 +603,25 @@ fn main() {
         );
         return;
     }
+    if std::env::var("MLC_BENCH_ONLY").as_deref() == Ok("p1") {
+        // A quick look at P1 alone; BENCHMARKS.md is left as it is.
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("tokio");
+        for size in env_list("MLC_BENCH_SIZES", "1000,10000") {
+            let r = rt.block_on(p1(size));
+            println!(
+                "P1 {size}: {} POs at {:.0} POs/s, host {:.0} us/PO, raw {:.0}/s = {:.0}%",
+                r.pos,
+                r.pos as f64 / r.wall,
+                r.cpu * 1e6 / r.pos as f64,
+                r.raw,
+                100.0 * r.pos as f64 / r.wall / r.raw
+            );
+        }
+        return;
+    }
     let sizes = env_list("MLC_BENCH_SIZES", "1000,10000,50000");
     let tenant_counts = env_list("MLC_BENCH_TENANTS", "1,100,500");
     let rt = tokio::runtime::Builder::new_multi_thread()

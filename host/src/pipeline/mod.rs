@@ -180,9 +180,16 @@ pub struct TestFaults {
     pub crash_after_writes: Option<u64>,
 }
 
-/// The pipeline of one host process.
-#[derive(Debug)]
+/// The pipeline of one host process: a cheap handle (clones share the store,
+/// the journal and the stop flag), so a run can hand it to the tasks that
+/// process its records on every worker thread.
+#[derive(Debug, Clone)]
 pub struct Pipeline {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
     store: Arc<dyn Store>,
     journal: Arc<Journal>,
     clock: Arc<dyn Clock>,
@@ -194,48 +201,56 @@ pub struct Pipeline {
 impl Pipeline {
     /// A pipeline over `store`.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Pipeline {
+        Pipeline::with_faults(store, clock, TestFaults::default())
+    }
+
+    fn with_faults(store: Arc<dyn Store>, clock: Arc<dyn Clock>, faults: TestFaults) -> Pipeline {
         Pipeline {
-            journal: Arc::new(Journal::new(store.clone(), clock.clone())),
-            store,
-            clock,
-            faults: TestFaults::default(),
-            writes: std::sync::atomic::AtomicU64::new(0),
-            stopping: std::sync::atomic::AtomicBool::new(false),
+            shared: Arc::new(Shared {
+                journal: Arc::new(Journal::new(store.clone(), clock.clone())),
+                store,
+                clock,
+                faults,
+                writes: std::sync::atomic::AtomicU64::new(0),
+                stopping: std::sync::atomic::AtomicBool::new(false),
+            }),
         }
     }
 
-    /// The same pipeline with deliberate faults (tests only).
-    pub fn with_test_faults(mut self, faults: TestFaults) -> Pipeline {
-        self.faults = faults;
-        self
+    /// A new pipeline over the same store with deliberate faults (tests only).
+    pub fn with_test_faults(self, faults: TestFaults) -> Pipeline {
+        Pipeline::with_faults(self.shared.store.clone(), self.shared.clock.clone(), faults)
     }
 
     /// Asks running flows to stop: writes already in flight finish and are
     /// recorded, no new record or page is started, cursors stay at the last
     /// settled page.
     pub fn request_stop(&self) {
-        self.stopping
+        self.shared
+            .stopping
             .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// True once a stop was requested.
     pub fn is_stopping(&self) -> bool {
-        self.stopping.load(std::sync::atomic::Ordering::SeqCst)
+        self.shared
+            .stopping
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The journal (counters, audit).
     pub fn journal(&self) -> &Arc<Journal> {
-        &self.journal
+        &self.shared.journal
     }
 
     /// The store.
     pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
+        &self.shared.store
     }
 
     /// Runs one flow once.
     pub async fn run_flow(&self, flow: &Flow) -> Result<RunReport, PipelineError> {
-        run::FlowRun::new(self, flow).run().await
+        run::FlowRun::new(self.clone(), flow.clone()).run().await
     }
 
     /// Runs flows of one tenant once each, every flow after the flows it
@@ -255,6 +270,7 @@ impl Pipeline {
         flow: &str,
     ) -> Result<Vec<LedgerEntry>, PipelineError> {
         Ok(self
+            .shared
             .store
             .ledger_in_state(tenant, flow, RecordState::Dead, usize::MAX >> 1)?)
     }
@@ -267,7 +283,7 @@ impl Pipeline {
         flow: &str,
         key: &str,
     ) -> Result<bool, PipelineError> {
-        let Some(mut entry) = self.store.ledger_get(tenant, flow, key)? else {
+        let Some(mut entry) = self.shared.store.ledger_get(tenant, flow, key)? else {
             return Ok(false);
         };
         if entry.state != RecordState::Dead {
@@ -280,9 +296,9 @@ impl Pipeline {
         };
         entry.attempts = 0;
         entry.reason = Some("replayed by the operator".into());
-        entry.updated_ms = self.clock.now_ms();
-        self.store.ledger_put(&entry)?;
-        self.journal.record(
+        entry.updated_ms = self.shared.clock.now_ms();
+        self.shared.store.ledger_put(&entry)?;
+        self.shared.journal.record(
             tenant,
             flow,
             FlowEvent::DeadLetterHandled {
@@ -300,7 +316,7 @@ impl Pipeline {
         flow: &str,
         key: &str,
     ) -> Result<bool, PipelineError> {
-        let Some(mut entry) = self.store.ledger_get(tenant, flow, key)? else {
+        let Some(mut entry) = self.shared.store.ledger_get(tenant, flow, key)? else {
             return Ok(false);
         };
         if entry.state != RecordState::Dead {
@@ -309,9 +325,9 @@ impl Pipeline {
         entry.state = RecordState::Skipped;
         entry.reason = Some("discarded by the operator".into());
         entry.body = None;
-        entry.updated_ms = self.clock.now_ms();
-        self.store.ledger_put(&entry)?;
-        self.journal.record(
+        entry.updated_ms = self.shared.clock.now_ms();
+        self.shared.store.ledger_put(&entry)?;
+        self.shared.journal.record(
             tenant,
             flow,
             FlowEvent::DeadLetterHandled {

@@ -6,10 +6,10 @@ use super::{Flow, FlowEvent, OnChange, Pipeline, PipelineError, RunCounts, RunOu
 use crate::mapping::{Action, Bindings, Outcome, Output, XrefEntry};
 use crate::runtime::{CallError, ConnectorInstance, Doc, Failure, Page};
 use crate::store::{FlowRun as StoredRun, LedgerEntry, RecordState};
-use futures::{FutureExt, StreamExt};
+use futures::StreamExt;
 use sha2::{Digest, Sha256};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Prefix of ledger keys that stand for a source record (parked or unmappable)
@@ -216,9 +216,9 @@ impl Drop for KeyHold<'_> {
     }
 }
 
-pub(super) struct FlowRun<'a> {
-    pipeline: &'a Pipeline,
-    flow: &'a Flow,
+pub(super) struct FlowRun {
+    pipeline: Pipeline,
+    flow: Flow,
     bindings: Bindings,
     sinks: SinkPool,
     halted: Mutex<Option<String>>,
@@ -230,17 +230,23 @@ pub(super) struct FlowRun<'a> {
     write_gate: tokio::sync::Mutex<()>,
     write_proven: std::sync::atomic::AtomicBool,
     in_flight: KeysInFlight,
+    /// The pages of this run not yet passed by the cursor.
+    trail: Mutex<PageTrail>,
+    /// The first store error of the run's records.
+    first_error: FirstError,
 }
 
-impl<'a> FlowRun<'a> {
-    pub fn new(pipeline: &'a Pipeline, flow: &'a Flow) -> FlowRun<'a> {
+impl FlowRun {
+    pub fn new(pipeline: Pipeline, flow: Flow) -> FlowRun {
+        let concurrency = flow.concurrency.max(1);
+        let bindings = Bindings::new(&Default::default(), &flow.config);
         FlowRun {
             pipeline,
             flow,
-            bindings: Bindings::new(&Default::default(), &flow.config),
+            bindings,
             sinks: SinkPool {
                 idle: tokio::sync::Mutex::new(Vec::new()),
-                permits: tokio::sync::Semaphore::new(flow.concurrency.max(1)),
+                permits: tokio::sync::Semaphore::new(concurrency),
             },
             halted: Mutex::new(None),
             counts: Mutex::new(RunCounts::default()),
@@ -248,6 +254,8 @@ impl<'a> FlowRun<'a> {
             write_gate: tokio::sync::Mutex::new(()),
             write_proven: std::sync::atomic::AtomicBool::new(false),
             in_flight: KeysInFlight::default(),
+            trail: Mutex::new(PageTrail::default()),
+            first_error: FirstError::default(),
         }
     }
 
@@ -256,7 +264,7 @@ impl<'a> FlowRun<'a> {
     }
 
     fn now(&self) -> u64 {
-        self.pipeline.clock.now_ms()
+        self.pipeline.shared.clock.now_ms()
     }
 
     fn count(&self, f: impl FnOnce(&mut RunCounts)) {
@@ -268,6 +276,7 @@ impl<'a> FlowRun<'a> {
     fn event(&self, event: FlowEvent) -> Result<(), PipelineError> {
         Ok(self
             .pipeline
+            .shared
             .journal
             .record(&self.flow.tenant, &self.flow.name, event)?)
     }
@@ -297,21 +306,26 @@ impl<'a> FlowRun<'a> {
 
     pub async fn run(mut self) -> Result<RunReport, PipelineError> {
         let started_ms = self.now();
-        let store = &self.pipeline.store;
-        self.bindings = Bindings::new(&store.xrefs(self.tenant())?, &self.flow.config);
-
-        let outcome = self.run_inner().await?;
-        let mut counts = self.counts.lock().map(|c| c.clone()).unwrap_or_default();
-        counts.retries = self.retries.load(Ordering::Relaxed);
+        self.bindings = Bindings::new(
+            &self.pipeline.shared.store.xrefs(self.tenant())?,
+            &self.flow.config,
+        );
+        // Shared with the tasks that process this run's records.
+        let this = Arc::new(self);
+        let outcome = this.run_inner().await?;
+        let store = &this.pipeline.shared.store;
+        let this = &*this;
+        let mut counts = this.counts.lock().map(|c| c.clone()).unwrap_or_default();
+        counts.retries = this.retries.load(Ordering::Relaxed);
         let (outcome_word, message) = match &outcome {
             RunOutcome::Completed => ("ok", None),
             RunOutcome::Halted(m) => ("halted", Some(m.clone())),
             RunOutcome::Incomplete(m) => ("incomplete", Some(m.clone())),
         };
         if let RunOutcome::Halted(m) = &outcome {
-            self.event(FlowEvent::FlowHalted { message: m.clone() })?;
+            this.event(FlowEvent::FlowHalted { message: m.clone() })?;
         }
-        self.event(FlowEvent::FlowCompleted {
+        this.event(FlowEvent::FlowCompleted {
             summary: format!(
                 "{outcome_word}: read {}, delivered {}, linked {}, unchanged {}, parked {}, dead {}, skipped {}, deferred {}, retries {}",
                 counts.read,
@@ -326,10 +340,10 @@ impl<'a> FlowRun<'a> {
             ),
         })?;
         store.run_put(&StoredRun {
-            tenant: self.flow.tenant.clone(),
-            flow: self.flow.name.clone(),
+            tenant: this.flow.tenant.clone(),
+            flow: this.flow.name.clone(),
             started_ms,
-            finished_ms: self.now(),
+            finished_ms: this.now(),
             outcome: outcome_word.into(),
             message,
             read: counts.read,
@@ -340,15 +354,15 @@ impl<'a> FlowRun<'a> {
             retries: counts.retries,
         })?;
         Ok(RunReport {
-            tenant: self.flow.tenant.clone(),
-            flow: self.flow.name.clone(),
+            tenant: this.flow.tenant.clone(),
+            flow: this.flow.name.clone(),
             outcome,
             counts,
         })
     }
 
-    async fn run_inner(&self) -> Result<RunOutcome, PipelineError> {
-        let store = self.pipeline.store.clone();
+    async fn run_inner(self: &Arc<Self>) -> Result<RunOutcome, PipelineError> {
+        let store = self.pipeline.shared.store.clone();
         let (tenant, flow) = (self.flow.tenant.as_str(), self.flow.name.as_str());
 
         // 1. Documents a previous run left with an unknown or failed outcome:
@@ -413,12 +427,11 @@ impl<'a> FlowRun<'a> {
     /// flow's concurrency stays full across page boundaries. The cursor still
     /// advances only past a page whose records are all settled, and every page
     /// before it too ([`PageTrail`]).
-    async fn read_and_process_pages(&self) -> Result<RunOutcome, PipelineError> {
-        let store = &self.pipeline.store;
+    async fn read_and_process_pages(self: &Arc<Self>) -> Result<RunOutcome, PipelineError> {
+        let store = &self.pipeline.shared.store;
         let (tenant, flow) = (self.flow.tenant.as_str(), self.flow.name.as_str());
         let start = store.cursor(tenant, flow)?;
-        let trail = Mutex::new(PageTrail::default());
-        let first_error = FirstError::default();
+        let (trail, first_error) = (&self.trail, &self.first_error);
         let (pages_tx, pages_rx) = tokio::sync::mpsc::channel::<Page>(1);
 
         // Ok(true): read to the last page; Ok(false): stopped reading early.
@@ -458,21 +471,25 @@ impl<'a> FlowRun<'a> {
                 .lock()
                 .map(|mut t| t.open(page.docs.len(), page.cursor.clone()))
                 .unwrap_or_default();
-            if let Err(e) = self.commit_settled_pages(&trail) {
+            if let Err(e) = self.commit_settled_pages() {
                 first_error.set(e);
             }
             futures::stream::iter(std::iter::repeat(index).zip(page.docs))
         });
-        // Boxed: the Send check then sees concrete lifetimes (rustc cannot
-        // prove the nested closure futures Send for every lifetime, #102211).
-        let records = records.boxed();
-        let (trail, first_error) = (&trail, &first_error);
-        let worker = records
-            .for_each_concurrent(self.flow.concurrency.max(1), |(page, doc)| {
-                self.process_paged_record(trail, first_error, page, doc)
-                    .boxed()
-            })
-            .boxed();
+        // Each record is a task of its own, so a run uses every worker
+        // thread (wasm, JSON and XML work, SQLite) instead of the one that
+        // polls the run; the permits still bound the writes in flight.
+        let worker = records.for_each_concurrent(self.flow.concurrency.max(1), |(page, doc)| {
+            let run = Arc::clone(self);
+            async move {
+                let task = tokio::spawn(async move { run.process_paged_record(page, doc).await });
+                if let Err(e) = task.await
+                    && e.is_panic()
+                {
+                    std::panic::resume_unwind(e.into_panic());
+                }
+            }
+        });
 
         let (read, ()) = tokio::join!(reader, worker);
         first_error.result()?;
@@ -491,25 +508,20 @@ impl<'a> FlowRun<'a> {
     }
 
     /// Processes one record of page `page`, then passes the pages it settled.
-    async fn process_paged_record(
-        &self,
-        trail: &Mutex<PageTrail>,
-        first_error: &FirstError,
-        page: usize,
-        doc: Doc,
-    ) {
-        if first_error.is_set() || self.halt_reason().is_some() || self.pipeline.is_stopping() {
+    async fn process_paged_record(&self, page: usize, doc: Doc) {
+        if self.first_error.is_set() || self.halt_reason().is_some() || self.pipeline.is_stopping()
+        {
             // Unstarted: the page stays unsettled, so the cursor stays before it.
             return;
         }
         let settled = self.process_record(doc).await.and_then(|()| {
-            if let Ok(mut t) = trail.lock() {
+            if let Ok(mut t) = self.trail.lock() {
                 t.settle(page);
             }
-            self.commit_settled_pages(trail)
+            self.commit_settled_pages()
         });
         if let Err(e) = settled {
-            first_error.set(e);
+            self.first_error.set(e);
         }
     }
 
@@ -517,17 +529,19 @@ impl<'a> FlowRun<'a> {
     /// trail's lock so that two records finishing at once cannot save cursors
     /// out of order; never after a halt, whose skipped writes leave a page
     /// unfinished even where its records returned.
-    fn commit_settled_pages(&self, trail: &Mutex<PageTrail>) -> Result<(), PipelineError> {
-        let Ok(mut trail) = trail.lock() else {
+    fn commit_settled_pages(&self) -> Result<(), PipelineError> {
+        let Ok(mut trail) = self.trail.lock() else {
             return Ok(());
         };
         if self.halt_reason().is_some() {
             return Ok(());
         }
         if let Some(cursor) = trail.take_settled() {
-            self.pipeline
-                .store
-                .set_cursor(&self.flow.tenant, &self.flow.name, Some(&cursor))?;
+            self.pipeline.shared.store.set_cursor(
+                &self.flow.tenant,
+                &self.flow.name,
+                Some(&cursor),
+            )?;
         }
         Ok(())
     }
@@ -612,7 +626,7 @@ impl<'a> FlowRun<'a> {
 
     async fn process_record(&self, doc: Doc) -> Result<(), PipelineError> {
         self.count(|c| c.read += 1);
-        let store = &self.pipeline.store;
+        let store = &self.pipeline.shared.store;
         let (tenant, flow) = (self.flow.tenant.as_str(), self.flow.name.as_str());
         let source_row = format!("{SOURCE_KEY_PREFIX}{}", doc.key);
         let previous = store.ledger_get(tenant, flow, &source_row)?;
@@ -680,7 +694,7 @@ impl<'a> FlowRun<'a> {
 
     async fn handle_output(&self, doc: &Doc, output: Output) -> Result<(), PipelineError> {
         let _hold = self.in_flight.hold(&output.key).await;
-        let store = &self.pipeline.store;
+        let store = &self.pipeline.shared.store;
         let (tenant, flow) = (self.flow.tenant.as_str(), self.flow.name.as_str());
         let existing = store.ledger_get(tenant, flow, &output.key)?;
         match output.action {
@@ -803,7 +817,7 @@ impl<'a> FlowRun<'a> {
                 entry.hash = hash.to_string();
                 entry.reason = Some("changed at the source after delivery; ignored by policy".into());
                 entry.updated_ms = self.now();
-                Ok(self.pipeline.store.ledger_put(&entry)?)
+                Ok(self.pipeline.shared.store.ledger_put(&entry)?)
             }
             OnChange::DeadLetter => self.dead(
                 &doc.key,
@@ -865,7 +879,7 @@ impl<'a> FlowRun<'a> {
         mut lookup_first: bool,
         prior_attempts: u32,
     ) -> Result<Settled, PipelineError> {
-        let store = &self.pipeline.store;
+        let store = &self.pipeline.shared.store;
         let sink = &self.flow.sink;
         let mut entry = LedgerEntry {
             tenant: self.flow.tenant.clone(),
@@ -941,8 +955,8 @@ impl<'a> FlowRun<'a> {
                     {
                         Ok(written) => {
                             self.write_proven.store(true, Ordering::SeqCst);
-                            let n = self.pipeline.writes.fetch_add(1, Ordering::SeqCst) + 1;
-                            if self.pipeline.faults.crash_after_writes == Some(n) {
+                            let n = self.pipeline.shared.writes.fetch_add(1, Ordering::SeqCst) + 1;
+                            if self.pipeline.shared.faults.crash_after_writes == Some(n) {
                                 return Err(PipelineError::SimulatedCrash(n));
                             }
                             self.settle_delivered(
@@ -1034,7 +1048,7 @@ impl<'a> FlowRun<'a> {
         entry.reason = Some(reason.to_string());
         entry.updated_ms = self.now();
         entry.not_before_ms = wait.map(|w| self.now() + w.as_millis() as u64);
-        self.pipeline.store.ledger_put(&entry)?;
+        self.pipeline.shared.store.ledger_put(&entry)?;
         self.event(FlowEvent::RecordDeferred {
             source_key: entry.source_key.clone(),
             key: entry.key.clone(),
@@ -1059,6 +1073,7 @@ impl<'a> FlowRun<'a> {
             Some(a) => a,
             None => self
                 .pipeline
+                .shared
                 .store
                 .ledger_get(&self.flow.tenant, &self.flow.name, key)?
                 .map_or(0, |e| e.attempts),
@@ -1111,7 +1126,7 @@ impl<'a> FlowRun<'a> {
             }
         };
         // The new state, the references it feeds and its audit row in one transaction.
-        Ok(self.pipeline.journal.record_with(
+        Ok(self.pipeline.shared.journal.record_with(
             &self.flow.tenant,
             &self.flow.name,
             event,
@@ -1129,7 +1144,7 @@ impl<'a> FlowRun<'a> {
         body: Option<(&str, &str)>,
     ) -> Result<(), PipelineError> {
         self.count(|c| c.dead += 1);
-        let store = &self.pipeline.store;
+        let store = &self.pipeline.shared.store;
         let attempts = store
             .ledger_get(&self.flow.tenant, &self.flow.name, key)?
             .map_or(0, |e| e.attempts);
@@ -1162,7 +1177,7 @@ impl<'a> FlowRun<'a> {
     fn unreadable(&self, key: &str, reason: &str) -> Result<(), PipelineError> {
         self.count(|c| c.unreadable += 1);
         let row = format!("{UNREADABLE_KEY_PREFIX}{key}");
-        let store = &self.pipeline.store;
+        let store = &self.pipeline.shared.store;
         if store
             .ledger_get(&self.flow.tenant, &self.flow.name, &row)?
             .is_some_and(|e| e.reason.as_deref() == Some(reason))
