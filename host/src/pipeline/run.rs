@@ -1,6 +1,7 @@
 //! One run of one flow: resolve what a previous run left unsettled, map
-//! parked records again, then read, map, deduplicate, write and checkpoint
-//! page by page.
+//! parked records again, then read pages and map, deduplicate and write their
+//! records (each a task of its own, up to the flow's concurrency), saving the
+//! cursor past each page once it and the pages before it are settled.
 
 use super::{Flow, FlowEvent, OnChange, Pipeline, PipelineError, RunCounts, RunOutcome, RunReport};
 use crate::mapping::{Action, Bindings, Outcome, Output, XrefEntry};
@@ -311,21 +312,25 @@ impl FlowRun {
             &self.flow.config,
         );
         // Shared with the tasks that process this run's records.
-        let this = Arc::new(self);
-        let outcome = this.run_inner().await?;
-        let store = &this.pipeline.shared.store;
-        let this = &*this;
-        let mut counts = this.counts.lock().map(|c| c.clone()).unwrap_or_default();
-        counts.retries = this.retries.load(Ordering::Relaxed);
+        let run = Arc::new(self);
+        let outcome = run.run_inner().await?;
+        run.finish(started_ms, outcome)
+    }
+
+    /// Journals and stores how the run ended; its report.
+    fn finish(&self, started_ms: u64, outcome: RunOutcome) -> Result<RunReport, PipelineError> {
+        let store = &self.pipeline.shared.store;
+        let mut counts = self.counts.lock().map(|c| c.clone()).unwrap_or_default();
+        counts.retries = self.retries.load(Ordering::Relaxed);
         let (outcome_word, message) = match &outcome {
             RunOutcome::Completed => ("ok", None),
             RunOutcome::Halted(m) => ("halted", Some(m.clone())),
             RunOutcome::Incomplete(m) => ("incomplete", Some(m.clone())),
         };
         if let RunOutcome::Halted(m) = &outcome {
-            this.event(FlowEvent::FlowHalted { message: m.clone() })?;
+            self.event(FlowEvent::FlowHalted { message: m.clone() })?;
         }
-        this.event(FlowEvent::FlowCompleted {
+        self.event(FlowEvent::FlowCompleted {
             summary: format!(
                 "{outcome_word}: read {}, delivered {}, linked {}, unchanged {}, parked {}, dead {}, skipped {}, deferred {}, retries {}",
                 counts.read,
@@ -340,10 +345,10 @@ impl FlowRun {
             ),
         })?;
         store.run_put(&StoredRun {
-            tenant: this.flow.tenant.clone(),
-            flow: this.flow.name.clone(),
+            tenant: self.flow.tenant.clone(),
+            flow: self.flow.name.clone(),
             started_ms,
-            finished_ms: this.now(),
+            finished_ms: self.now(),
             outcome: outcome_word.into(),
             message,
             read: counts.read,
@@ -354,8 +359,8 @@ impl FlowRun {
             retries: counts.retries,
         })?;
         Ok(RunReport {
-            tenant: this.flow.tenant.clone(),
-            flow: this.flow.name.clone(),
+            tenant: self.flow.tenant.clone(),
+            flow: self.flow.name.clone(),
             outcome,
             counts,
         })
