@@ -285,6 +285,70 @@ async fn not_enabled_halts_after_one_attempt_then_resumes_when_granted() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_writes_queued_on_two_threads_a_halting_failure_is_posted_once() {
+    // Records run as tasks on both worker threads; the writes queued behind
+    // the first one must all see its halt.
+    for round in 0..5 {
+        let kit = kit_with_orders(40).await;
+        kit.service.set_sink_forbidden(true);
+        let mut flow = kit.flow("orders", "records", "orders", COPY);
+        flow.concurrency = 8;
+        let report = kit.pipeline().run_flow(&flow).await.unwrap();
+        assert!(
+            matches!(report.outcome, RunOutcome::Halted(_)),
+            "round {round}: {report:?}"
+        );
+        assert_eq!(
+            kit.service.total_posts("orders"),
+            1,
+            "round {round}: a halting failure was posted more than once"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_changed_between_two_page_reads_ends_as_its_last_version() {
+    let kit = kit_with_orders(120).await;
+    // Page 1 answers at once, page 2 after 400 ms: record 3 (on page 1)
+    // changes meanwhile, so page 3 lists it again, changed.
+    for fixed in [Duration::ZERO, Duration::from_millis(400)] {
+        kit.server.faults().add(
+            FaultRule::always(Fault::Latency {
+                fixed,
+                jitter: Duration::ZERO,
+            })
+            .on(http::Method::GET, "/source/")
+            .times(1),
+        );
+    }
+    let mut flow = kit.flow("orders", "records", "orders", COPY);
+    flow.on_change = OnChange::Rewrite;
+    flow.concurrency = 8;
+    let pipeline = kit.pipeline();
+    let change = async {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        kit.service
+            .put_source("records", "3", json!({"id": 3, "qty": "33.5"}));
+    };
+    let (report, ()) = tokio::join!(pipeline.run_flow(&flow), change);
+    let report = report.unwrap();
+    assert_eq!(report.outcome, RunOutcome::Completed, "{report:?}");
+    assert_eq!(
+        kit.service.stored("orders")["ORD-3"].1,
+        json!({"id": 3, "qty": "33.5"}),
+        "the stale copy was written over the changed one"
+    );
+    assert!(kit.service.posts("orders", "ORD-3") <= 2);
+    assert_eq!(kit.service.stored("orders").len(), 120);
+    assert!(
+        kit.pipeline()
+            .dead_letters(TENANT, "orders")
+            .unwrap()
+            .is_empty()
+    );
+}
+
 #[tokio::test]
 async fn rejected_record_becomes_a_dead_letter_that_can_be_replayed() {
     let kit = kit_with_orders(3).await;
@@ -378,6 +442,24 @@ async fn a_changed_document_follows_the_flows_policy() {
             .contains("changed at the source")
     );
     assert_eq!(kit.service.posts("orders", "ORD-1"), 1);
+
+    // Changed once more while a dead letter: still for review, never posted
+    // as a new document.
+    kit.service
+        .put_source("records", "1", json!({"id": 1, "qty": "10"}));
+    let report = kit.pipeline().run_flow(&flow).await.unwrap();
+    assert_eq!(report.counts.dead, 1, "{report:?}");
+    let dead = kit.pipeline().dead_letters(TENANT, "orders").unwrap();
+    assert_eq!(dead.len(), 1);
+    assert!(
+        dead[0].body.as_deref().unwrap_or("").contains("\"10\""),
+        "{dead:?}"
+    );
+    assert_eq!(
+        kit.service.posts("orders", "ORD-1"),
+        1,
+        "posted again as new"
+    );
 }
 
 #[tokio::test]

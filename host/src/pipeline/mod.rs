@@ -167,6 +167,14 @@ pub enum PipelineError {
         /// What is wrong.
         detail: String,
     },
+    /// Processing a record panicked (a bug); the run stopped starting records.
+    #[error("processing source record {key} panicked: {message}")]
+    RecordPanicked {
+        /// Source record key.
+        key: String,
+        /// The panic's message.
+        message: String,
+    },
     /// A test asked the pipeline to stop abruptly here (crash simulation).
     #[error("simulated crash after write {0}")]
     SimulatedCrash(u64),

@@ -235,6 +235,10 @@ pub(super) struct FlowRun {
     trail: Mutex<PageTrail>,
     /// The first store error of the run's records.
     first_error: FirstError,
+    /// Source key -> the last page that listed it, so a record listed again
+    /// by a later page (changed between two page reads) is processed once,
+    /// as last read, never the stale copy after the fresh one.
+    latest_listing: Mutex<std::collections::HashMap<String, usize>>,
 }
 
 impl FlowRun {
@@ -257,6 +261,7 @@ impl FlowRun {
             in_flight: KeysInFlight::default(),
             trail: Mutex::new(PageTrail::default()),
             first_error: FirstError::default(),
+            latest_listing: Mutex::new(std::collections::HashMap::new()),
         }
     }
 
@@ -476,6 +481,11 @@ impl FlowRun {
                 .lock()
                 .map(|mut t| t.open(page.docs.len(), page.cursor.clone()))
                 .unwrap_or_default();
+            if let Ok(mut listed) = self.latest_listing.lock() {
+                for doc in &page.docs {
+                    listed.insert(doc.key.clone(), index);
+                }
+            }
             if let Err(e) = self.commit_settled_pages() {
                 first_error.set(e);
             }
@@ -487,11 +497,26 @@ impl FlowRun {
         let worker = records.for_each_concurrent(self.flow.concurrency.max(1), |(page, doc)| {
             let run = Arc::clone(self);
             async move {
-                let task = tokio::spawn(async move { run.process_paged_record(page, doc).await });
+                let key = doc.key.clone();
+                let task = tokio::spawn({
+                    let run = Arc::clone(&run);
+                    async move { run.process_paged_record(page, doc).await }
+                });
+                // A panic (a bug) stops the run like a store error: no new
+                // record starts, those in flight finish, its page stays
+                // unsettled. A cancelled task (runtime shutting down) leaves
+                // its page unsettled too.
                 if let Err(e) = task.await
                     && e.is_panic()
                 {
-                    std::panic::resume_unwind(e.into_panic());
+                    let panic = e.into_panic();
+                    let message = panic
+                        .downcast_ref::<&str>()
+                        .map(|m| m.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "(no message)".into());
+                    run.first_error
+                        .set(PipelineError::RecordPanicked { key, message });
                 }
             }
         });
@@ -519,7 +544,30 @@ impl FlowRun {
             // Unstarted: the page stays unsettled, so the cursor stays before it.
             return;
         }
-        let settled = self.process_record(doc).await.and_then(|()| {
+        // One listing of a source record at a time, in the order read.
+        let _source = self
+            .in_flight
+            .hold(&format!("{SOURCE_KEY_PREFIX}{}", doc.key))
+            .await;
+        let latest = self
+            .latest_listing
+            .lock()
+            .ok()
+            .and_then(|listed| listed.get(&doc.key).copied());
+        let processed = if latest.is_some_and(|l| l > page) {
+            // A later page lists this record again: that copy is processed.
+            Ok(())
+        } else {
+            let key = doc.key.clone();
+            let processed = self.process_record(doc).await;
+            if let Ok(mut listed) = self.latest_listing.lock()
+                && listed.get(&key) == Some(&page)
+            {
+                listed.remove(&key);
+            }
+            processed
+        };
+        let settled = processed.and_then(|()| {
             if let Ok(mut t) = self.trail.lock() {
                 t.settle(page);
             }
@@ -533,12 +581,13 @@ impl FlowRun {
     /// Saves the cursor past the leading pages that are settled. Done under the
     /// trail's lock so that two records finishing at once cannot save cursors
     /// out of order; never after a halt, whose skipped writes leave a page
-    /// unfinished even where its records returned.
+    /// unfinished even where its records returned, nor after a store error
+    /// (an unreadable record's dead letter may not be stored).
     fn commit_settled_pages(&self) -> Result<(), PipelineError> {
         let Ok(mut trail) = self.trail.lock() else {
             return Ok(());
         };
-        if self.halt_reason().is_some() {
+        if self.halt_reason().is_some() || self.first_error.is_set() {
             return Ok(());
         }
         if let Some(cursor) = trail.take_settled() {
@@ -764,12 +813,24 @@ impl FlowRun {
                         self.count(|c| c.unchanged += 1);
                         Ok(())
                     }
-                    Some(e) if e.state == RecordState::Delivered => {
+                    // Delivered, or a dead letter of a document delivered
+                    // before (changed after delivery), changed again.
+                    Some(e)
+                        if e.state == RecordState::Delivered
+                            || (e.state == RecordState::Dead && e.target_key.is_some()) =>
+                    {
                         self.changed(doc, &output.key, e, &body, &hash, &output.xref)
                             .await
                     }
                     Some(e) if self.not_due(&e) => Ok(()),
-                    Some(e) if matches!(e.state, RecordState::Pending | RecordState::Retrying) => {
+                    // A dead letter may have been delivered before (changed
+                    // after delivery): look it up before posting it again.
+                    Some(e)
+                        if matches!(
+                            e.state,
+                            RecordState::Pending | RecordState::Retrying | RecordState::Dead
+                        ) =>
+                    {
                         self.deliver_or_halt(
                             &doc.key,
                             &output.key,
@@ -941,10 +1002,13 @@ impl FlowRun {
             } else {
                 None
             };
+            // Held from before the write until its verdict has set any halt:
+            // a write queued at the gate must see that halt, not post again.
+            let mut gate = None;
             let failure = match failure {
                 Some(e) => e,
                 None => {
-                    let _gate = self.pass_write_gate().await;
+                    gate = self.pass_write_gate().await;
                     if let Some(m) = self.halt_reason() {
                         entry.state = RecordState::Retrying;
                         entry.reason = Some(format!("flow halted: {m}"));
@@ -979,11 +1043,15 @@ impl FlowRun {
                     }
                 }
             };
-            match verdict(&failure) {
+            let verdict = verdict(&failure);
+            if let Verdict::Halt(m) = &verdict {
+                // While this write's permit and gate are still held: a write
+                // waiting for either must see the halt, not post once more.
+                self.halt(m.clone());
+            }
+            drop(gate);
+            match verdict {
                 Verdict::Halt(m) => {
-                    // Halt while this write's permit is still held: a write
-                    // waiting for it must see the halt, not post once more.
-                    self.halt(m.clone());
                     entry.state = RecordState::Retrying;
                     entry.reason = Some(m.clone());
                     store.ledger_put(&entry)?;
@@ -1150,9 +1218,11 @@ impl FlowRun {
     ) -> Result<(), PipelineError> {
         self.count(|c| c.dead += 1);
         let store = &self.pipeline.shared.store;
-        let attempts = store
+        // A document delivered before keeps its target: a later change is
+        // then judged by the flow's policy again, never posted as new.
+        let (attempts, target_key) = store
             .ledger_get(&self.flow.tenant, &self.flow.name, key)?
-            .map_or(0, |e| e.attempts);
+            .map_or((0, None), |e| (e.attempts, e.target_key));
         store.ledger_put(&LedgerEntry {
             tenant: self.flow.tenant.clone(),
             flow: self.flow.name.clone(),
@@ -1164,7 +1234,7 @@ impl FlowRun {
                 .unwrap_or_default(),
             state: RecordState::Dead,
             attempts,
-            target_key: None,
+            target_key,
             reason: Some(reason.to_string()),
             source_doc: source_doc.map(str::to_string),
             body: body.map(|(b, _)| b.to_string()),
