@@ -520,7 +520,7 @@ record flat across sizes (P1).
 
 At the line:
 
-- **P2, latency-bound: 94.3-95.4% of ideal over eleven runs on 2026-11-28**
+- **P2, latency-bound: 94.3-95.4% of ideal over thirteen runs on 2026-11-28**
   (75.4-76.3 POs/s; the figure above is this run's). Was 86%, then 93%:
   the POs of one requisition are written concurrently within the flow's 8
   permits; records of the next page
