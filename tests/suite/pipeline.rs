@@ -163,7 +163,8 @@ async fn a_slow_write_lets_later_pages_proceed_but_holds_the_cursor_before_its_p
 #[tokio::test]
 async fn writes_queued_behind_the_first_write_go_together_once_it_succeeded() {
     let kit = kit_with_orders(5).await;
-    let latency = Duration::from_millis(500);
+    // One at a time, writes 2-5 would arrive over 3 s; together, within ms.
+    let latency = Duration::from_secs(1);
     delay_sink_posts(&kit, latency, None);
     let flow = kit.flow("orders", "records", "orders", COPY);
     let report = kit.pipeline().run_flow(&flow).await.unwrap();
