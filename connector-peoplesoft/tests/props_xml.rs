@@ -11,37 +11,7 @@ use connector_peoplesoft::xml::{self, OutElement};
 use connector_peoplesoft::{envelope, wsdl};
 use mlc_sandbox::exchange::{Handler, Request};
 use mlc_sandbox::peoplesoft::{PeopleSoftConfig, PeopleSoftEmulator};
-
-/// xorshift64*: small, seeded, reproducible.
-struct Rng(u64);
-
-impl Rng {
-    fn new(salt: u64) -> Rng {
-        let seed = std::env::var("MLC_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0x9e37_79b9_7f4a_7c15_u64);
-        Rng((seed ^ salt).max(1))
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
-fn cases() -> usize {
-    std::env::var("MLC_FUZZ_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(400)
-}
+use mlc_sandbox::seeded::{Rng, fuzz_cases};
 
 /// Fragments that steer mutations toward the parser's hard cases.
 const TOKENS: &[&str] = &[
@@ -82,7 +52,7 @@ fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
                 let i = at.min(out.len() - 1);
                 out[i] ^= 1 << rng.below(8);
             }
-            1 => out.insert(at, rng.next() as u8),
+            1 => out.insert(at, rng.next_u64() as u8),
             2 => {
                 let t = TOKENS[rng.below(TOKENS.len())].as_bytes();
                 out.splice(at..at, t.iter().copied());
@@ -100,7 +70,7 @@ fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
             _ => {
                 let n = rng.below(32);
                 for _ in 0..n {
-                    out.insert(at.min(out.len()), (rng.next() % 128) as u8);
+                    out.insert(at.min(out.len()), (rng.next_u64() % 128) as u8);
                 }
             }
         }
@@ -167,9 +137,9 @@ fn contexts() -> Vec<CallContext> {
 fn xml_wsdl_and_reply_readers_never_panic_on_mutated_documents() {
     let seeds = seeds();
     let contexts = contexts();
-    let mut rng = Rng::new(1);
+    let mut rng = Rng::for_property(1);
     let mut parsed = 0;
-    let n = cases();
+    let n = fuzz_cases();
     for case in 0..n {
         let seed = &seeds[case % seeds.len()];
         let input = mutate(&mut rng, seed);
@@ -194,12 +164,12 @@ fn xml_wsdl_and_reply_readers_never_panic_on_mutated_documents() {
 
 #[test]
 fn readers_never_panic_on_random_bytes() {
-    let mut rng = Rng::new(2);
+    let mut rng = Rng::for_property(2);
     let contexts = contexts();
-    let n = cases();
+    let n = fuzz_cases();
     for _ in 0..n {
         let len = rng.below(512);
-        let input: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+        let input: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
         let _ = xml::parse(&input);
         let _ = wsdl::parse(&input, SoapVersion::V11);
         for ctx in &contexts {
@@ -217,8 +187,8 @@ const ALPHABET: &[char] = &[
 
 #[test]
 fn text_written_into_an_envelope_reads_back_unchanged() {
-    let mut rng = Rng::new(3);
-    let n = cases();
+    let mut rng = Rng::for_property(3);
+    let n = fuzz_cases();
     for _ in 0..n {
         let len = rng.below(40);
         let text: String = (0..len)

@@ -6,38 +6,8 @@
 //! `MLC_SEED` replays a run.
 
 use connector_procurify::api::{excerpt_bytes, next_page, page_of, parse_list, parse_single};
+use mlc_sandbox::seeded::{Rng, fuzz_cases};
 use serde_json::{Map, Value, json};
-
-/// xorshift64*: small, seeded, reproducible.
-struct Rng(u64);
-
-impl Rng {
-    fn new(salt: u64) -> Rng {
-        let seed = std::env::var("MLC_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0x9e37_79b9_7f4a_7c15_u64);
-        Rng((seed ^ salt).max(1))
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
-fn cases() -> usize {
-    std::env::var("MLC_FUZZ_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(400)
-}
 
 const CHARS: &[char] = &[
     'a', 'Q', '7', ' ', '"', '\\', '/', '\n', '\u{0}', 'é', '中', '🙂', '{', '}', '[', ']', ',',
@@ -55,7 +25,7 @@ fn value(rng: &mut Rng, depth: usize) -> Value {
     match rng.below(if depth == 0 { 5 } else { 7 }) {
         0 => Value::Null,
         1 => Value::Bool(rng.below(2) == 0),
-        2 => json!(rng.next() as i64),
+        2 => json!(rng.next_u64() as i64),
         3 => json!(format!("{}.{:02}", rng.below(100_000), rng.below(100))),
         4 => Value::String(text(rng)),
         5 => Value::Array((0..rng.below(4)).map(|_| value(rng, depth - 1)).collect()),
@@ -88,7 +58,7 @@ fn page(rng: &mut Rng) -> (Value, Vec<Value>, Option<String>, Option<u64>) {
         )),
         _ => Some(format!("/x?{}", text(rng))),
     };
-    let count = (rng.below(2) == 0).then(|| rng.next() % 100_000);
+    let count = (rng.below(2) == 0).then(|| rng.next_u64() % 100_000);
     let envelope = json!({
         "metadata": {"pagination": {"next": next, "previous": null, "count": count, "page_size": 100}},
         "data": data,
@@ -98,8 +68,8 @@ fn page(rng: &mut Rng) -> (Value, Vec<Value>, Option<String>, Option<u64>) {
 
 #[test]
 fn generated_list_envelopes_read_back_exactly() {
-    let mut rng = Rng::new(11);
-    let n = cases();
+    let mut rng = Rng::for_property(11);
+    let n = fuzz_cases();
     for _ in 0..n {
         let (envelope, data, next, count) = page(&mut rng);
         let body = serde_json::to_vec(&envelope).unwrap();
@@ -149,7 +119,7 @@ fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
                 out.drain(at..end);
             }
             3 => out.truncate(at),
-            _ => out.insert(at, rng.next() as u8),
+            _ => out.insert(at, rng.next_u64() as u8),
         }
     }
     out
@@ -157,12 +127,12 @@ fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
 
 #[test]
 fn mutated_and_random_bodies_never_panic_and_errors_say_what_is_wrong() {
-    let mut rng = Rng::new(12);
-    let n = cases();
+    let mut rng = Rng::for_property(12);
+    let n = fuzz_cases();
     let mut refused = 0;
     for case in 0..n {
         let body = if case % 4 == 0 {
-            (0..rng.below(300)).map(|_| rng.next() as u8).collect()
+            (0..rng.below(300)).map(|_| rng.next_u64() as u8).collect()
         } else {
             let (envelope, ..) = page(&mut rng);
             mutate(&mut rng, &serde_json::to_vec(&envelope).unwrap())
@@ -184,16 +154,16 @@ fn mutated_and_random_bodies_never_panic_and_errors_say_what_is_wrong() {
 
 #[test]
 fn the_page_walk_always_moves_forward() {
-    let mut rng = Rng::new(13);
-    let n = cases();
+    let mut rng = Rng::for_property(13);
+    let n = fuzz_cases();
     for _ in 0..n {
         let current = match rng.below(4) {
             0 => u32::MAX,
             1 => rng.below(10) as u32,
-            _ => rng.next() as u32,
+            _ => rng.next_u64() as u32,
         };
         let next = match rng.below(3) {
-            0 => format!("https://x/api/v3/vendors/?page={}", rng.next() as u32),
+            0 => format!("https://x/api/v3/vendors/?page={}", rng.next_u64() as u32),
             1 => format!("https://x/?page={}&page=1#page=0", rng.below(5)),
             _ => text(&mut rng),
         };

@@ -7,38 +7,8 @@
 
 use mlc_host::bundled::MANIFEST;
 use mlc_host::manifest::Manifest;
+use mlc_sandbox::seeded::{Rng, fuzz_cases};
 use std::path::Path;
-
-/// xorshift64*: small, seeded, reproducible.
-struct Rng(u64);
-
-impl Rng {
-    fn new(salt: u64) -> Rng {
-        let seed = std::env::var("MLC_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0x9e37_79b9_7f4a_7c15_u64);
-        Rng((seed ^ salt).max(1))
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
-fn cases() -> usize {
-    std::env::var("MLC_FUZZ_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(400)
-}
 
 /// Values that stress validation: schedules, URLs, secrets, numbers.
 const VALUES: &[&str] = &[
@@ -112,13 +82,13 @@ fn mutate(rng: &mut Rng, text: &str) -> String {
 #[test]
 fn manifest_parse_never_panics_and_every_error_names_the_file() {
     let path = Path::new("fuzz/manifest.toml");
-    let mut rng = Rng::new(21);
-    let n = cases();
+    let mut rng = Rng::for_property(21);
+    let n = fuzz_cases();
     let (mut accepted, mut refused) = (0, 0);
     for case in 0..n {
         let text = if case % 5 == 0 {
             (0..rng.below(200))
-                .map(|_| char::from_u32(rng.next() as u32 % 0x3000).unwrap_or('?'))
+                .map(|_| char::from_u32(rng.next_u64() as u32 % 0x3000).unwrap_or('?'))
                 .collect()
         } else {
             mutate(&mut rng, MANIFEST)

@@ -10,4 +10,5 @@ pub mod exchange;
 pub mod faults;
 pub mod peoplesoft;
 pub mod procurify;
+pub mod seeded;
 pub mod server;

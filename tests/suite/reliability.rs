@@ -17,6 +17,7 @@ use mlc_sandbox::exchange::{Handler, Request, Response};
 use mlc_sandbox::faults::{Fault, FaultPlan, FaultRule};
 use mlc_sandbox::peoplesoft::{DEMO_PASSWORD, DEMO_USER, PeopleSoftConfig, PeopleSoftSandbox};
 use mlc_sandbox::procurify::ProcurifyConfig;
+use mlc_sandbox::seeded;
 use mlc_sandbox::server::Server;
 use mlc_tests::SandboxBuilder;
 use mlc_tests::resilience::{
@@ -30,32 +31,6 @@ use std::time::{Duration, Instant};
 
 fn soak() -> bool {
     std::env::var_os("MLC_SOAK").is_some_and(|v| v != "0")
-}
-
-/// A small deterministic generator (xorshift64*), seeded per test and
-/// printed, so a failing random schedule can be replayed with MLC_SEED.
-struct Rng(u64);
-
-impl Rng {
-    fn seeded(default: u64) -> Rng {
-        let seed = std::env::var("MLC_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(default);
-        println!("seed {seed} (replay with MLC_SEED={seed})");
-        Rng(seed.max(1))
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
 }
 
 /// Checks what a finished deployment holds against Procurify's state:
@@ -145,7 +120,9 @@ fn creates_per_ref(stage: &Stage) -> BTreeMap<String, usize> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkilled_binary_restarted_until_done_posts_exactly_one_po_per_requisition_and_vendor() {
     let (requisitions, kills_wanted) = if soak() { (15_000, 100) } else { (6_000, 20) };
-    let mut rng = Rng::seeded(0x5eed_c0de);
+    let seed = seeded::seed_from_env(0x5eed_c0de);
+    println!("seed {seed} (replay with MLC_SEED={seed})");
+    let mut rng = seeded::Rng::new(seed);
     let stage = Stage::start(
         ProcurifyConfig {
             requisitions,
@@ -211,8 +188,8 @@ async fn sigkilled_binary_restarted_until_done_posts_exactly_one_po_per_requisit
         // reads), half after a random number of new POs (mid-write).
         let creates_at_spawn = stage.peoplesoft_front.count();
         let by_time = rng.below(2) == 0;
-        let after = Duration::from_millis(50 + rng.below(2500));
-        let after_requests = 1 + rng.below(120) as usize;
+        let after = Duration::from_millis(50 + rng.below(2500) as u64);
+        let after_requests = 1 + rng.below(120);
         let spawned = Instant::now();
         loop {
             tokio::time::sleep(Duration::from_millis(5)).await;
