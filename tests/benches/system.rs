@@ -21,12 +21,13 @@ use mlc_host::app::{App, AppOptions};
 use mlc_host::bundled;
 use mlc_host::runtime::{Connection, Runtime, RuntimeConfig};
 use mlc_host::vault::VaultKey;
-use mlc_sandbox::faults::{Fault, FaultRule, Scope};
+use mlc_sandbox::faults::{Fault, FaultRule};
 use mlc_sandbox::peoplesoft::{
     DEMO_PASSWORD, DEMO_USER, PASSWORD_TEXT, PeopleSoftConfig, PeopleSoftSandbox, SOAP11_NS,
     WSSE_NS,
 };
 use mlc_sandbox::procurify::{ProcurifyConfig, ProcurifySandbox};
+use mlc_tests::mission_kit::MissionKit;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -174,11 +175,16 @@ async fn open(manifest: &Path) -> App {
         .expect("deployment builds")
 }
 
-/// Runs the reference flows, then times the PO flow alone.
-async fn timed_po_run(app: &App) -> (u64, u64, f64, f64) {
+/// Runs the flows the PO flow requires (vendors, accounts, cost centers).
+async fn run_reference_flows(app: &App) {
     for flow in REFERENCE_FLOWS {
         app.sync(None, Some(flow)).await.expect("reference flow");
     }
+}
+
+/// Runs the reference flows, then times the PO flow alone.
+async fn timed_po_run(app: &App) -> (u64, u64, f64, f64) {
+    run_reference_flows(app).await;
     let (cpu0, t0) = (cpu_secs(), Instant::now());
     let reports = app.sync(None, Some(PO_FLOW)).await.expect("PO flow");
     let (wall, cpu) = (t0.elapsed().as_secs_f64(), cpu_secs() - cpu0);
@@ -335,35 +341,24 @@ async fn p1(size: usize) -> P1 {
 
 /// PeopleSoft answers every create after 100 ms; the PO flow runs with concurrency 8.
 async fn p2() -> (u64, f64) {
-    let procurify = ProcurifySandbox::start(ProcurifyConfig {
-        requisitions: 900,
-        ..ProcurifyConfig::default()
-    })
-    .await
-    .expect("procurify");
-    let peoplesoft = PeopleSoftSandbox::start(PeopleSoftConfig::default())
-        .await
-        .expect("peoplesoft");
-    let dir = tempfile::tempdir().expect("dir");
-    let manifest = deployment(
-        dir.path(),
-        &procurify.base_url(),
-        &peoplesoft.base_url(),
+    let kit = MissionKit::start_with(
+        ProcurifyConfig {
+            requisitions: 900,
+            ..ProcurifyConfig::default()
+        },
+        PeopleSoftConfig::default(),
         |m| m.replace("concurrency = 4", "concurrency = 8"),
-    );
-    let app = open(&manifest).await;
-    for flow in REFERENCE_FLOWS {
-        app.sync(None, Some(flow)).await.expect("reference flow");
-    }
-    peoplesoft.faults().add(FaultRule {
-        scope: Scope::Method(http::Method::POST, "/PSIGW/".into()),
-        fault: Fault::Latency {
+    )
+    .await;
+    let app = kit.app().await;
+    run_reference_flows(&app).await;
+    kit.peoplesoft.faults().add(
+        FaultRule::always(Fault::Latency {
             fixed: Duration::from_millis(100),
             jitter: Duration::ZERO,
-        },
-        probability: 1.0,
-        remaining: None,
-    });
+        })
+        .on(http::Method::POST, "/PSIGW/"),
+    );
     let t0 = Instant::now();
     let reports = app.sync(None, Some(PO_FLOW)).await.expect("PO flow");
     let wall = t0.elapsed().as_secs_f64();
@@ -374,22 +369,8 @@ async fn p2() -> (u64, f64) {
 /// Start-up of the real binary to its first request (median of 5, warm cache),
 /// and component instantiate / call figures.
 async fn p3() -> (f64, f64, f64, f64) {
-    let procurify = ProcurifySandbox::start(ProcurifyConfig {
-        requisitions: 20,
-        ..ProcurifyConfig::default()
-    })
-    .await
-    .expect("procurify");
-    let peoplesoft = PeopleSoftSandbox::start(PeopleSoftConfig::default())
-        .await
-        .expect("peoplesoft");
-    let dir = tempfile::tempdir().expect("dir");
-    let manifest = deployment(
-        dir.path(),
-        &procurify.base_url(),
-        &peoplesoft.base_url(),
-        |m| m,
-    );
+    let kit = MissionKit::start(20, |m| m).await;
+    let (procurify, peoplesoft, manifest) = (&kit.procurify, &kit.peoplesoft, &kit.manifest);
     let mut samples = Vec::new();
     for run in 0..6 {
         procurify.server().clear_requests();
@@ -397,7 +378,7 @@ async fn p3() -> (f64, f64, f64, f64) {
         let t0 = Instant::now();
         let mut child = Command::new(binary())
             .args(["sync", "--flow", PO_FLOW, "--manifest"])
-            .arg(&manifest)
+            .arg(manifest)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
