@@ -501,7 +501,7 @@ record flat across sizes (P1).
 
 At the line:
 
-- **P2, latency-bound: 94.3-95.4% of ideal over thirteen runs on 2026-11-28**
+- **P2, latency-bound: 94.3-95.4% of ideal over fourteen runs on 2026-11-28**
   (75.4-76.3 POs/s; the figure above is this run's). Was 86%, then 93%:
   the POs of one requisition are written concurrently within the flow's 8
   permits; records of the next page
@@ -517,7 +517,7 @@ At the line:
 
 Target missed, and why:
 
-- **P1, pipeline at 10-11% of the raw SOAP-create rate (target 50%).** The
+- **P1, pipeline at 10-13% of the raw SOAP-create rate (target 50%).** The
   raw rate is a bare keep-alive HTTP client posting a prepared envelope over 8
   connections; the pipeline does per PO: read and normalize the requisition
   (Procurify connector, wasm; one order-items call per requisition because
