@@ -291,30 +291,15 @@ impl Pipeline {
         flow: &str,
         key: &str,
     ) -> Result<bool, PipelineError> {
-        let Some(mut entry) = self.shared.store.ledger_get(tenant, flow, key)? else {
-            return Ok(false);
-        };
-        if entry.state != RecordState::Dead {
-            return Ok(false);
-        }
-        entry.state = if entry.body.is_some() {
-            RecordState::Retrying
-        } else {
-            RecordState::Parked
-        };
-        entry.attempts = 0;
-        entry.reason = Some("replayed by the operator".into());
-        entry.updated_ms = self.shared.clock.now_ms();
-        self.shared.store.ledger_put(&entry)?;
-        self.shared.journal.record(
-            tenant,
-            flow,
-            FlowEvent::DeadLetterHandled {
-                key: key.to_string(),
-                action: "replayed",
-            },
-        )?;
-        Ok(true)
+        self.handle_dead_letter(tenant, flow, key, "replayed", |entry| {
+            entry.state = if entry.body.is_some() {
+                RecordState::Retrying
+            } else {
+                RecordState::Parked
+            };
+            entry.attempts = 0;
+            entry.reason = Some("replayed by the operator".into());
+        })
     }
 
     /// Drops a dead letter for good (kept in the ledger as skipped).
@@ -324,23 +309,39 @@ impl Pipeline {
         flow: &str,
         key: &str,
     ) -> Result<bool, PipelineError> {
-        let Some(mut entry) = self.shared.store.ledger_get(tenant, flow, key)? else {
+        self.handle_dead_letter(tenant, flow, key, "discarded", |entry| {
+            entry.state = RecordState::Skipped;
+            entry.reason = Some("discarded by the operator".into());
+            entry.body = None;
+        })
+    }
+
+    /// Applies an operator's decision to dead letter `key` and audits it;
+    /// false when `key` is not a dead letter.
+    fn handle_dead_letter(
+        &self,
+        tenant: &str,
+        flow: &str,
+        key: &str,
+        action: &'static str,
+        decide: impl FnOnce(&mut LedgerEntry),
+    ) -> Result<bool, PipelineError> {
+        let store = &self.shared.store;
+        let Some(mut entry) = store.ledger_get(tenant, flow, key)? else {
             return Ok(false);
         };
         if entry.state != RecordState::Dead {
             return Ok(false);
         }
-        entry.state = RecordState::Skipped;
-        entry.reason = Some("discarded by the operator".into());
-        entry.body = None;
+        decide(&mut entry);
         entry.updated_ms = self.shared.clock.now_ms();
-        self.shared.store.ledger_put(&entry)?;
+        store.ledger_put(&entry)?;
         self.shared.journal.record(
             tenant,
             flow,
             FlowEvent::DeadLetterHandled {
                 key: key.to_string(),
-                action: "discarded",
+                action,
             },
         )?;
         Ok(true)

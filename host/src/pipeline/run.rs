@@ -823,14 +823,24 @@ impl FlowRun {
                             .await
                     }
                     Some(e) if self.not_due(&e) => Ok(()),
-                    // A dead letter may have been delivered before (changed
-                    // after delivery): look it up before posting it again.
-                    Some(e)
-                        if matches!(
-                            e.state,
-                            RecordState::Pending | RecordState::Retrying | RecordState::Dead
-                        ) =>
-                    {
+                    other => {
+                        // Pending or retrying: an earlier attempt's outcome is
+                        // unknown. A dead letter without a target may still have
+                        // been delivered (recorded before dead letters kept their
+                        // target). Either is looked up before it is posted.
+                        let (lookup_first, attempts) = match &other {
+                            Some(e)
+                                if matches!(
+                                    e.state,
+                                    RecordState::Pending
+                                        | RecordState::Retrying
+                                        | RecordState::Dead
+                                ) =>
+                            {
+                                (true, e.attempts)
+                            }
+                            _ => (false, 0),
+                        };
                         self.deliver_or_halt(
                             &doc.key,
                             &output.key,
@@ -838,21 +848,8 @@ impl FlowRun {
                             &hash,
                             Some(&doc.body),
                             &output.xref,
-                            true,
-                            e.attempts,
-                        )
-                        .await
-                    }
-                    _ => {
-                        self.deliver_or_halt(
-                            &doc.key,
-                            &output.key,
-                            &body,
-                            &hash,
-                            Some(&doc.body),
-                            &output.xref,
-                            false,
-                            0,
+                            lookup_first,
+                            attempts,
                         )
                         .await
                     }
