@@ -114,7 +114,8 @@ impl App {
             clock: options.clock.clone(),
         };
         let deployment = Deployment::build(manifest.clone(), &services).await?;
-        let pipeline = Pipeline::new(store.clone(), options.clock.clone());
+        let pipeline =
+            Pipeline::new(store.clone(), options.clock.clone()).with_lease_time(manifest.lease_ttl);
         Ok(App {
             manifest,
             store,

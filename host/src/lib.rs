@@ -9,6 +9,7 @@
 //! - [`pipeline`]: flows (read, map, dedup, write with retry, record, checkpoint);
 //! - [`mapping`]: jq mapping programs with crosswalks and settings bound;
 //! - [`store`]: durable state (SQLite), [`vault`]: secrets encrypted at rest;
+//! - [`coordination`]: one writer per flow across processes (leases, fencing);
 //! - [`audit`]: verification and export of the hash-chained audit log;
 //! - [`manifest`]: the deployment file, [`deployment`]: a manifest made runnable;
 //! - [`app`]: the host assembled from a manifest, [`scheduler`]: the daemon's loops;
@@ -21,6 +22,7 @@ pub mod audit;
 pub mod bundled;
 pub mod clock;
 pub mod components;
+pub mod coordination;
 pub mod credentials;
 pub mod daemon;
 pub mod deployment;

@@ -2,10 +2,18 @@
 //! slowness or failure never delays another; within a tenant, due flows run
 //! with the flows they require, in dependency order, one at a time, so a flow
 //! never overlaps itself. A shutdown signal lets in-flight writes finish.
+//!
+//! Several daemons may share one store: a flow whose lease another process
+//! holds is skipped and looked at again when that lease would lapse (so a
+//! dead daemon's flows move within the lease time), and a flow's last start
+//! is read from the store's run history too, so a run done elsewhere counts
+//! for everyone's schedule.
 
 use crate::app::App;
+use crate::clock::{Clock, SystemClock};
 use crate::deployment::TenantRuntime;
-use crate::pipeline::{Flow, RunReport, order_by_requirements};
+use crate::pipeline::{Flow, PipelineError, RunReport, order_by_requirements};
+use crate::store::Store;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -91,19 +99,37 @@ async fn tenant_loop(
     on_report: Arc<dyn Fn(&RunReport) + Send + Sync>,
 ) {
     let mut last_start: BTreeMap<String, u64> = BTreeMap::new();
+    // Flow -> wall-clock ms when another process's lease on it lapses.
+    let mut held_until: BTreeMap<String, u64> = BTreeMap::new();
     loop {
         if *shutdown.borrow() {
             return;
         }
+        merge_stored_starts(&app, &tenant, &mut last_start);
         let now = app.clock.now_ms();
         for flow in due_flows(&tenant, &last_start, now) {
             if *shutdown.borrow() {
                 return;
             }
-            last_start.insert(flow.name.clone(), app.clock.now_ms());
+            if held_until
+                .get(&flow.name)
+                .is_some_and(|t| *t > SystemClock.now_ms())
+            {
+                continue;
+            }
+            let started = app.clock.now_ms();
             match app.pipeline.run_flow(flow).await {
-                Ok(report) => on_report(&report),
+                Ok(report) => {
+                    held_until.remove(&flow.name);
+                    last_start.insert(flow.name.clone(), started);
+                    on_report(&report)
+                }
+                Err(PipelineError::LeaseHeld(lease)) => {
+                    tracing::debug!(tenant = %tenant.name, flow = %flow.name, holder = %lease.holder, "flow runs elsewhere; looked at again when its lease would lapse");
+                    held_until.insert(flow.name.clone(), lease.expires_ms + 50);
+                }
                 Err(e) => {
+                    last_start.insert(flow.name.clone(), started);
                     tracing::error!(tenant = %tenant.name, flow = %flow.name, error = %e, "flow run failed; retried at its next slot")
                 }
             }
@@ -119,14 +145,38 @@ async fn tenant_loop(
                     .next_run_ms(last_start.get(&f.name).copied(), now)
             })
             .min();
+        let wall = SystemClock.now_ms();
+        let next_lapse = held_until
+            .values()
+            .map(|t| Duration::from_millis(t.saturating_sub(wall)))
+            .min();
         let wait = next
             .map(|n| Duration::from_millis(n.saturating_sub(now)))
             .unwrap_or(MAX_IDLE)
+            .min(next_lapse.unwrap_or(MAX_IDLE))
             .min(MAX_IDLE)
             .max(Duration::from_millis(50));
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = shutdown.changed() => {}
+        }
+    }
+}
+
+/// Takes each flow's latest start from the store's run history when it is
+/// later than this process's own (another process ran the flow).
+fn merge_stored_starts(app: &App, tenant: &TenantRuntime, last_start: &mut BTreeMap<String, u64>) {
+    for flow in &tenant.flows {
+        match app.store.runs(&tenant.name, &flow.name, 1) {
+            Ok(runs) => {
+                if let Some(run) = runs.first() {
+                    let known = last_start.entry(flow.name.clone()).or_insert(0);
+                    *known = (*known).max(run.started_ms);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(tenant = %tenant.name, flow = %flow.name, error = %e, "cannot read the flow's run history; its schedule counts from this process's runs")
+            }
         }
     }
 }

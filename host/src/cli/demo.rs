@@ -94,7 +94,7 @@ pub async fn run(args: Args) -> anyhow::Result<Outcome> {
         .values()
         .map(|t| (t.name.clone(), t.flows.clone()))
         .collect();
-    let reports = progress::run_flows(&app, &selection).await?;
+    let reports = progress::run_flows(&app, &selection, None).await?.reports;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report::json(&reports))?);
     } else {

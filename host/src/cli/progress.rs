@@ -5,7 +5,8 @@
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mlc_host::app::App;
-use mlc_host::pipeline::{Flow, RunOutcome, RunReport, order_by_requirements};
+use mlc_host::pipeline::{Flow, PipelineError, RunOutcome, RunReport, order_by_requirements};
+use mlc_host::store::LeaseInfo;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
@@ -67,12 +68,24 @@ pub fn plain_line(step: usize, of: usize, report: &RunReport, took: Duration) ->
     )
 }
 
+/// What a `sync` did: the runs, and the flows it left because another
+/// process was running them.
+#[derive(Debug, Default)]
+pub struct Ran {
+    /// One report per flow run.
+    pub reports: Vec<RunReport>,
+    /// Flows running elsewhere (their leases), not run here.
+    pub busy: Vec<LeaseInfo>,
+}
+
 /// Runs each tenant's `flows` once in dependency order (tenants
-/// concurrently), showing progress; returns every report.
+/// concurrently), showing progress. A flow another process runs is left
+/// (listed in [`Ran::busy`]) unless `wait` gives it time to finish there.
 pub async fn run_flows(
     app: &App,
     selection: &[(String, Vec<Flow>)],
-) -> anyhow::Result<Vec<RunReport>> {
+    wait: Option<Duration>,
+) -> anyhow::Result<Ran> {
     let tty = std::io::stderr().is_terminal();
     let multi = MultiProgress::with_draw_target(if tty {
         ProgressDrawTarget::stderr()
@@ -94,24 +107,51 @@ pub async fn run_flows(
         });
         async move {
             let ordered = order_by_requirements(flows)?;
-            let mut reports = Vec::with_capacity(ordered.len());
+            let mut ran = Ran::default();
             for (i, flow) in ordered.iter().enumerate() {
                 let started = Instant::now();
                 let base = live_counts(app, flow);
                 if let Some(bar) = &bar {
                     bar.set_message(flow.name.clone());
                 }
-                let run = app.pipeline.run_flow(flow);
+                let run = async {
+                    match wait {
+                        Some(wait) => app.pipeline.run_flow_waiting(flow, wait).await,
+                        None => app.pipeline.run_flow(flow).await,
+                    }
+                };
                 tokio::pin!(run);
-                let report = loop {
+                let result = loop {
                     tokio::select! {
-                        result = &mut run => break result?,
+                        result = &mut run => break result,
                         _ = tokio::time::sleep(TICK) => {
                             if let Some(bar) = &bar {
                                 bar.set_message(live_message(flow, &base, &live_counts(app, flow)));
                             }
                         }
                     }
+                };
+                let report = match result {
+                    Err(PipelineError::LeaseHeld(lease)) => {
+                        let line = format!(
+                            "[{}/{}] {}/{}: not run: {}",
+                            i + 1,
+                            ordered.len(),
+                            flow.tenant,
+                            flow.name,
+                            mlc_host::pipeline::PipelineError::LeaseHeld(lease.clone())
+                        );
+                        match &bar {
+                            Some(bar) => {
+                                bar.println(line);
+                                bar.inc(1);
+                            }
+                            None => eprintln!("{line}"),
+                        }
+                        ran.busy.push(*lease);
+                        continue;
+                    }
+                    other => other?,
                 };
                 let line = plain_line(i + 1, ordered.len(), &report, started.elapsed());
                 match &bar {
@@ -121,17 +161,19 @@ pub async fn run_flows(
                     }
                     None => eprintln!("{line}"),
                 }
-                reports.push(report);
+                ran.reports.push(report);
             }
             if let Some(bar) = &bar {
                 bar.finish_and_clear();
             }
-            anyhow::Ok(reports)
+            anyhow::Ok(ran)
         }
     });
-    let mut all = Vec::new();
+    let mut all = Ran::default();
     for result in futures::future::join_all(runs).await {
-        all.extend(result?);
+        let ran = result?;
+        all.reports.extend(ran.reports);
+        all.busy.extend(ran.busy);
     }
     Ok(all)
 }

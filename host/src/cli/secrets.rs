@@ -143,6 +143,22 @@ pub async fn run(cmd: Command) -> anyhow::Result<Outcome> {
         } => {
             let (m, vault) = open(&manifest)?;
             super::pick_tenant(&m, Some(&tenant))?;
+            // Exclusive per tenant: two rotations never interleave their
+            // check and write.
+            let store: Arc<dyn Store> = Arc::new(super::open_store(&m)?);
+            let coordination = mlc_host::coordination::Coordination::new(m.lease_ttl);
+            let lock = match mlc_host::coordination::FlowLease::acquire(
+                &store,
+                &tenant,
+                mlc_host::coordination::SECRETS_LOCK,
+                &coordination,
+            )? {
+                Ok((lock, _)) => lock,
+                Err(held) => bail!(
+                    "another process is changing tenant {tenant}'s secrets: {}; try again when it is done",
+                    mlc_host::coordination::describe(&held)
+                ),
+            };
             if !vault.names(&tenant)?.contains(&name) {
                 return Err(UsageError(format!(
                     "tenant {tenant} has no secret {name:?} to rotate; store it first with `ml-connector secrets set {tenant} {name}`"
@@ -151,6 +167,7 @@ pub async fn run(cmd: Command) -> anyhow::Result<Outcome> {
             }
             let value = read_value(&tenant, &name)?;
             vault.set(&tenant, &name, &value)?;
+            lock.release()?;
             println!(
                 "secret {name} of tenant {tenant} replaced (encrypted); runs from now on use the new value"
             );

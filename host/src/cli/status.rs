@@ -67,12 +67,30 @@ fn human(status: &Status) -> String {
             ));
         }
     }
+    for f in &status.flows {
+        if let Some(lease) = &f.running {
+            let what = if f.lease_lapsed {
+                "lease lapsed (its holder died or hangs; the next run takes it over)"
+            } else {
+                "running in"
+            };
+            out.push_str(&format!(
+                "{}/{}: {what} {}\n",
+                f.tenant,
+                f.flow,
+                mlc_host::coordination::describe(lease)
+            ));
+        }
+    }
     for f in status.flows.iter().filter(|f| f.halted.is_some()) {
         out.push_str(&format!("\n{}/{} HALTED; to do:\n", f.tenant, f.flow));
         for item in &f.todo {
             out.push_str(&format!("  [ ] {item}\n"));
         }
-        out.push_str(&format!("  then: ml-connector sync --flow {}\n", f.flow));
+        out.push_str(&format!(
+            "  then: ml-connector sync --flow {} --wait (waits while another process runs it)\n",
+            f.flow
+        ));
     }
     if !status.dead_letters.is_empty() {
         out.push_str(&format!(

@@ -1,6 +1,9 @@
 //! `ml-connector sync`: runs flows once (all enabled ones, or one) with
 //! progress, and prints what each did; `--dry-run` reads and maps only (see
-//! [`super::dry_run`]). Exit code 3 when a flow halted for the operator.
+//! [`super::dry_run`]). Exit code 3 when a flow halted for the operator, or
+//! when a flow was not run because another process (the daemon, another
+//! `sync`) runs it now: the output names the holder; `--wait` waits for it
+//! instead. There is never a second writer of a flow.
 
 use super::{ManifestArg, Outcome, UsageError, dry_run, progress, report};
 use mlc_host::app::{App, AppOptions};
@@ -27,6 +30,31 @@ pub struct Args {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+    /// When another process (the daemon, another sync) runs a flow, wait
+    /// up to this long for it to finish there (`30s`, `5m`, `1h`; default
+    /// 10m), then run it here; without --wait such a flow is left and
+    /// named, with exit code 3.
+    #[arg(long, value_name = "TIMEOUT", num_args = 0..=1, default_missing_value = "10m", value_parser = parse_wait)]
+    wait: Option<std::time::Duration>,
+}
+
+/// Parses `--wait`'s timeout: a number with `s`, `m` or `h`.
+fn parse_wait(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration; use e.g. 30s, 5m or 1h"))?;
+    let secs = match unit {
+        "s" | "" => n,
+        "m" => n.saturating_mul(60),
+        "h" => n.saturating_mul(3600),
+        _ => return Err(format!("{text:?}: unit must be s, m or h")),
+    };
+    Ok(std::time::Duration::from_secs(secs))
 }
 
 /// The enabled flows to run, per tenant, from `--tenant` and `--flow`.
@@ -90,15 +118,36 @@ pub async fn run(args: Args) -> anyhow::Result<Outcome> {
     if args.dry_run {
         return dry_run::run(&app, &selection, args.show, args.json).await;
     }
-    let reports = progress::run_flows(&app, &selection).await?;
+    let ran = progress::run_flows(&app, &selection, args.wait).await?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report::json(&reports))?);
+        let mut json = report::json(&ran.reports);
+        if let Some(runs) = json.as_array_mut() {
+            runs.extend(ran.busy.iter().map(|lease| {
+                serde_json::json!({
+                    "tenant": lease.tenant, "flow": lease.flow, "outcome": "running-elsewhere",
+                    "message": mlc_host::coordination::describe(lease),
+                    "holder": lease.holder, "since_ms": lease.acquired_ms, "expires_ms": lease.expires_ms,
+                })
+            }));
+        }
+        println!("{}", serde_json::to_string_pretty(&json)?);
     } else {
-        print!("{}", report::table(&reports));
+        print!("{}", report::table(&ran.reports));
+        for lease in &ran.busy {
+            println!(
+                "{}/{}: not run here: it runs in {}; wait for it with `ml-connector sync --flow {} --wait`",
+                lease.tenant,
+                lease.flow,
+                mlc_host::coordination::describe(lease),
+                lease.flow
+            );
+        }
     }
-    Ok(if report::any_halted(&reports) {
-        Outcome::Halted
-    } else {
-        Outcome::Ok
-    })
+    Ok(
+        if report::any_halted(&ran.reports) || !ran.busy.is_empty() {
+            Outcome::Halted
+        } else {
+            Outcome::Ok
+        },
+    )
 }

@@ -84,6 +84,18 @@ pub struct Inputs<'a> {
     pub journal: &'a Counters,
     /// Runtime events kept by the event log.
     pub events: &'a [Event],
+    /// Flow leases this process took over from a lapsed holder, and leases
+    /// its runs lost, since start.
+    pub leases: LeaseCounts,
+}
+
+/// Lease counters of this process (monotonic).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LeaseCounts {
+    /// Grants that replaced another holder's lapsed lease.
+    pub takeovers: u64,
+    /// Runs that lost their lease and stopped.
+    pub lost: u64,
 }
 
 /// Escapes a label value (backslash, double quote, newline).
@@ -104,6 +116,20 @@ pub fn render(inputs: &Inputs<'_>) -> String {
     let mut out = String::new();
     header(&mut out, "mlc_up", "gauge", "1 while the daemon serves.");
     out.push_str("mlc_up 1\n");
+    header(
+        &mut out,
+        "mlc_lease_takeovers_total",
+        "counter",
+        "Flow leases this process took over from a holder that let them lapse (died or hung).",
+    );
+    let _ = writeln!(out, "mlc_lease_takeovers_total {}", inputs.leases.takeovers);
+    header(
+        &mut out,
+        "mlc_leases_lost_total",
+        "counter",
+        "Flow runs of this process that lost their lease to another process and stopped.",
+    );
+    let _ = writeln!(out, "mlc_leases_lost_total {}", inputs.leases.lost);
     header(
         &mut out,
         "mlc_daemon_start_time_seconds",
@@ -386,6 +412,10 @@ mod tests {
         let mut totals = BTreeMap::new();
         totals.insert(("t".to_string(), "f\"1".to_string()), t);
         let text = render(&Inputs {
+            leases: LeaseCounts {
+                takeovers: 2,
+                lost: 1,
+            },
             started_ms: 0,
             totals: &totals,
             ledger: &[],
@@ -409,5 +439,7 @@ mod tests {
         assert!(text.contains("le=\"+Inf\"} 2\n"));
         assert!(text.contains("mlc_flow_halted{tenant=\"t\",flow=\"f\\\"1\"} 1\n"));
         assert!(text.contains("mlc_egress_denied_total{tenant=\"t\",connection=\"c\"} 1\n"));
+        assert!(text.contains("mlc_lease_takeovers_total 2\n"));
+        assert!(text.contains("mlc_leases_lost_total 1\n"));
     }
 }

@@ -130,6 +130,20 @@ impl Monitor {
             ledger: &ledger,
             journal: &self.app.pipeline.journal().counters(),
             events: &self.app.events.recent(),
+            leases: metrics::LeaseCounts {
+                takeovers: self
+                    .app
+                    .pipeline
+                    .coordination()
+                    .takeovers
+                    .load(std::sync::atomic::Ordering::Relaxed),
+                lost: self
+                    .app
+                    .pipeline
+                    .coordination()
+                    .lost
+                    .load(std::sync::atomic::Ordering::Relaxed),
+            },
         })
     }
 

@@ -4,7 +4,7 @@
 //! (`/api/status`) print the same snapshot.
 
 use crate::manifest::{Manifest, Schedule};
-use crate::store::{FlowRun, RecordState, Store, StoreError};
+use crate::store::{FlowRun, LeaseInfo, RecordState, Store, StoreError};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -71,6 +71,12 @@ pub struct FlowStatus {
     pub halted: Option<String>,
     /// The operator's to-do when halted, one item per line.
     pub todo: Vec<String>,
+    /// Who runs the flow right now (its lease), if anyone: process,
+    /// host, since when and until when the lease lasts without renewal.
+    pub running: Option<LeaseInfo>,
+    /// Whether that lease lapsed (its holder died or hangs; the next
+    /// process to look takes the flow over).
+    pub lease_lapsed: bool,
 }
 
 /// A record an operator must look at.
@@ -129,6 +135,11 @@ pub fn snapshot(
     now_ms: u64,
     limits: SnapshotLimits,
 ) -> Result<Status, StoreError> {
+    let leases: BTreeMap<(String, String), LeaseInfo> = store
+        .leases()?
+        .into_iter()
+        .map(|l| ((l.tenant.clone(), l.flow.clone()), l))
+        .collect();
     let mut flows = Vec::new();
     let mut history = Vec::new();
     let mut dead_letters = Vec::new();
@@ -177,7 +188,12 @@ pub fn snapshot(
                     updated_ms: entry.updated_ms,
                 });
             }
+            let running = leases.get(&(tname.clone(), fname.clone())).cloned();
             flows.push(FlowStatus {
+                lease_lapsed: running.as_ref().is_some_and(|l| {
+                    l.expires_ms <= crate::clock::Clock::now_ms(&crate::clock::SystemClock)
+                }),
+                running,
                 tenant: tname.clone(),
                 flow: fname.clone(),
                 from: format!("{}.{}", spec.from.0, spec.from.1),

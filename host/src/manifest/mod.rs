@@ -42,7 +42,8 @@ struct FileDto {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StoreDto {
-    path: String,
+    path: Option<String>,
+    lease_secs: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -141,6 +142,9 @@ pub struct Manifest {
     pub file: PathBuf,
     /// The SQLite store file (relative paths resolved against the manifest's folder).
     pub store_path: PathBuf,
+    /// How long a flow's lease lasts without renewal (`[store] lease_secs`):
+    /// a process that dies holding a flow gives it up after this long.
+    pub lease_ttl: std::time::Duration,
     /// Where the vault key comes from.
     pub vault_key: VaultKeySource,
     /// Loopback address of the daemon's HTTP surface.
@@ -262,11 +266,24 @@ impl Manifest {
             key,
             message,
         };
-        let store_path = dir.join(
-            dto.store
-                .map(|s| s.path)
-                .unwrap_or_else(|| "ml-connector.db".into()),
-        );
+        let (store_path, lease_secs) = match dto.store {
+            Some(StoreDto { path, lease_secs }) => (path, lease_secs),
+            None => (None, None),
+        };
+        let store_path = dir.join(store_path.unwrap_or_else(|| "ml-connector.db".into()));
+        let lease_ttl = match lease_secs {
+            None => crate::coordination::DEFAULT_LEASE,
+            Some(secs @ 2..=3600) => std::time::Duration::from_secs(secs),
+            Some(other) => {
+                return Err(err(
+                    "store.lease_secs".into(),
+                    format!(
+                        "{other} is out of range: a lease lasts 2 to 3600 seconds (default {})",
+                        crate::coordination::DEFAULT_LEASE.as_secs()
+                    ),
+                ));
+            }
+        };
         let vault_key = match dto.vault {
             None => VaultKeySource::File(dir.join("ml-connector.key")),
             Some(VaultDto {
@@ -352,6 +369,7 @@ impl Manifest {
         Ok(Manifest {
             file: path.to_path_buf(),
             store_path,
+            lease_ttl,
             vault_key,
             listen,
             tenants,

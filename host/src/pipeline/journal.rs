@@ -107,6 +107,15 @@ pub enum FlowEvent {
         /// What to do.
         message: String,
     },
+    /// This run took the flow's lease over from a holder that let it lapse
+    /// (died, hung or was cut off); what that holder left pending is
+    /// resolved by lookup before anything is posted again.
+    LeaseTakenOver {
+        /// The previous holder, since when, and its token.
+        previous: String,
+        /// The new fencing token.
+        token: u64,
+    },
     /// A flow run finished.
     FlowCompleted {
         /// Summary.
@@ -260,6 +269,14 @@ impl FlowEvent {
                     ..f()
                 },
             ),
+            LeaseTakenOver { previous, token } => (
+                "lease_taken_over",
+                "ok",
+                AuditFields {
+                    message: format!("took the flow over (token {token}) from {previous}"),
+                    ..f()
+                },
+            ),
             FlowCompleted { summary } => (
                 "flow_completed",
                 "ok",
@@ -290,7 +307,8 @@ pub type Counters = BTreeMap<(String, String, &'static str), u64>;
 pub struct Journal {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
-    counters: Mutex<Counters>,
+    /// Shared by the journals of every run of the process.
+    counters: Arc<Mutex<Counters>>,
 }
 
 impl Journal {
@@ -299,7 +317,17 @@ impl Journal {
         Journal {
             store,
             clock,
-            counters: Mutex::new(Counters::new()),
+            counters: Arc::new(Mutex::new(Counters::new())),
+        }
+    }
+
+    /// The same journal (one set of counters) writing through `store`: a
+    /// run's events go through the store view fenced by its lease.
+    pub fn with_store(&self, store: Arc<dyn Store>) -> Journal {
+        Journal {
+            store,
+            clock: self.clock.clone(),
+            counters: self.counters.clone(),
         }
     }
 

@@ -17,7 +17,12 @@
 //!   set up sees one attempt, not one per concurrent record);
 //! - `unauthorized`, `not-enabled` and `config` failures halt the flow after
 //!   one attempt with the operator's to-do; `rejected` makes a dead letter;
-//!   transient failures back off and retry, then wait for the next run.
+//!   transient failures back off and retry, then wait for the next run;
+//! - a run holds its flow's lease ([`crate::coordination`]) from before it
+//!   reads anything until it ends, writes the store only through a view
+//!   fenced by the lease's token, and sends no remote write once it may have
+//!   lost the lease: wherever other processes share the store, each flow has
+//!   one writer.
 
 mod journal;
 mod retry;
@@ -27,11 +32,14 @@ pub use journal::{Counters, FlowEvent, Journal};
 pub use retry::RetryPolicy;
 
 use crate::clock::Clock;
+use crate::coordination::{self, Coordination, FlowLease};
 use crate::mapping::Mapping;
 use crate::runtime::{Connection, Connector, Sandbox};
-use crate::store::{LedgerEntry, RecordState, Store, StoreError};
+use crate::store::{LeaseInfo, LedgerEntry, RecordState, Store, StoreError};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 /// One connection as the pipeline uses it: the loaded component, its sandbox
 /// and the connection value passed to every call.
@@ -178,6 +186,28 @@ pub enum PipelineError {
     /// A test asked the pipeline to stop abruptly here (crash simulation).
     #[error("simulated crash after write {0}")]
     SimulatedCrash(u64),
+    /// Another process runs the flow now; nothing was read or written.
+    #[error(
+        "flow {} of tenant {} is running elsewhere: {}",
+        .0.flow,
+        .0.tenant,
+        coordination::describe(.0)
+    )]
+    LeaseHeld(Box<LeaseInfo>),
+    /// The run lost its flow's lease (paused or cut off longer than the
+    /// lease, and another process took the flow over): it stopped and wrote
+    /// nothing after; the new holder resolves what it left pending.
+    #[error(
+        "flow {flow} of tenant {tenant}: lost the flow's lease while running ({detail}); stopped and wrote nothing more; the process that took it over continues"
+    )]
+    LeaseLost {
+        /// Tenant.
+        tenant: String,
+        /// Flow.
+        flow: String,
+        /// What was found.
+        detail: String,
+    },
 }
 
 /// Deliberate faults for crash tests.
@@ -198,52 +228,124 @@ pub struct Pipeline {
 
 #[derive(Debug)]
 struct Shared {
+    /// The store; in a run's pipeline, the view fenced by the run's lease.
     store: Arc<dyn Store>,
+    /// The unfenced store, for taking leases.
+    base_store: Arc<dyn Store>,
     journal: Arc<Journal>,
     clock: Arc<dyn Clock>,
     faults: TestFaults,
-    writes: std::sync::atomic::AtomicU64,
-    stopping: std::sync::atomic::AtomicBool,
+    writes: Arc<AtomicU64>,
+    stopping: Arc<AtomicBool>,
+    coordination: Arc<Coordination>,
+    /// The lease of the run this pipeline belongs to (none outside a run).
+    lease: Option<Arc<FlowLease>>,
 }
 
 impl Pipeline {
-    /// A pipeline over `store`.
+    /// A pipeline over `store`, leasing flows for the default lease time.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Pipeline {
-        Pipeline::with_faults(store, clock, TestFaults::default())
+        Pipeline::with_faults(
+            store,
+            clock,
+            TestFaults::default(),
+            Arc::new(Coordination::new(coordination::DEFAULT_LEASE)),
+        )
     }
 
-    fn with_faults(store: Arc<dyn Store>, clock: Arc<dyn Clock>, faults: TestFaults) -> Pipeline {
+    fn with_faults(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        faults: TestFaults,
+        coordination: Arc<Coordination>,
+    ) -> Pipeline {
         Pipeline {
             shared: Arc::new(Shared {
                 journal: Arc::new(Journal::new(store.clone(), clock.clone())),
+                base_store: store.clone(),
                 store,
                 clock,
                 faults,
-                writes: std::sync::atomic::AtomicU64::new(0),
-                stopping: std::sync::atomic::AtomicBool::new(false),
+                writes: Arc::new(AtomicU64::new(0)),
+                stopping: Arc::new(AtomicBool::new(false)),
+                coordination,
+                lease: None,
             }),
         }
     }
 
+    /// The same pipeline leasing flows for `ttl` (the manifest's
+    /// `[store] lease_secs`).
+    pub fn with_lease_time(self, ttl: Duration) -> Pipeline {
+        Pipeline::with_faults(
+            self.shared.base_store.clone(),
+            self.shared.clock.clone(),
+            self.shared.faults.clone(),
+            Arc::new(Coordination::new(ttl)),
+        )
+    }
+
     /// A new pipeline over the same store with deliberate faults (tests only).
     pub fn with_test_faults(self, faults: TestFaults) -> Pipeline {
-        Pipeline::with_faults(self.shared.store.clone(), self.shared.clock.clone(), faults)
+        Pipeline::with_faults(
+            self.shared.base_store.clone(),
+            self.shared.clock.clone(),
+            faults,
+            self.shared.coordination.clone(),
+        )
+    }
+
+    /// The pipeline of one run: the same process state, the store fenced
+    /// by the run's lease.
+    fn for_run(&self, lease: Arc<FlowLease>) -> Pipeline {
+        let store = self.shared.base_store.fenced(lease.fence().clone());
+        Pipeline {
+            shared: Arc::new(Shared {
+                journal: Arc::new(self.shared.journal.with_store(store.clone())),
+                store,
+                base_store: self.shared.base_store.clone(),
+                clock: self.shared.clock.clone(),
+                faults: self.shared.faults.clone(),
+                writes: self.shared.writes.clone(),
+                stopping: self.shared.stopping.clone(),
+                coordination: self.shared.coordination.clone(),
+                lease: Some(lease),
+            }),
+        }
+    }
+
+    /// How this process takes leases (holder, lease time, takeover and
+    /// lost-lease counts).
+    pub fn coordination(&self) -> &Arc<Coordination> {
+        &self.shared.coordination
     }
 
     /// Asks running flows to stop: writes already in flight finish and are
     /// recorded, no new record or page is started, cursors stay at the last
     /// settled page.
     pub fn request_stop(&self) {
-        self.shared
-            .stopping
-            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.shared.stopping.store(true, Ordering::SeqCst);
     }
 
-    /// True once a stop was requested.
+    /// True once a stop was requested, or the run this pipeline belongs to
+    /// may have lost its lease.
     pub fn is_stopping(&self) -> bool {
-        self.shared
-            .stopping
-            .load(std::sync::atomic::Ordering::SeqCst)
+        self.shared.stopping.load(Ordering::SeqCst)
+            || self.shared.lease.as_ref().is_some_and(|l| l.is_lost())
+    }
+
+    /// Refuses a remote write once the run may have lost its lease: the
+    /// process that takes the flow over resolves the write's pending row by
+    /// lookup, and a write sent after that would be a duplicate.
+    fn may_write(&self) -> Result<(), PipelineError> {
+        match &self.shared.lease {
+            Some(lease) if lease.is_lost() => Err(PipelineError::LeaseLost {
+                tenant: lease.fence().tenant.clone(),
+                flow: lease.fence().flow.clone(),
+                detail: "the lease was not renewed in time or was taken over before a write".into(),
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// The journal (counters, audit).
@@ -256,9 +358,103 @@ impl Pipeline {
         &self.shared.store
     }
 
-    /// Runs one flow once.
+    /// Runs one flow once, holding its lease; [`PipelineError::LeaseHeld`]
+    /// when another process runs it.
     pub async fn run_flow(&self, flow: &Flow) -> Result<RunReport, PipelineError> {
-        run::FlowRun::new(self.clone(), flow.clone()).run().await
+        let lease = self.take_lease(&flow.tenant, &flow.name)?;
+        self.run_leased(flow, lease).await
+    }
+
+    /// Runs one flow once, waiting up to `wait` for another process to let
+    /// its lease go.
+    pub async fn run_flow_waiting(
+        &self,
+        flow: &Flow,
+        wait: Duration,
+    ) -> Result<RunReport, PipelineError> {
+        let deadline = Instant::now() + wait;
+        loop {
+            match self.take_lease(&flow.tenant, &flow.name) {
+                Err(PipelineError::LeaseHeld(info)) if Instant::now() < deadline => {
+                    let until_expiry =
+                        Duration::from_millis(info.expires_ms.saturating_sub(self.wall_ms()));
+                    let pause = until_expiry
+                        .clamp(Duration::from_millis(50), Duration::from_millis(500))
+                        .min(deadline.saturating_duration_since(Instant::now()));
+                    tokio::time::sleep(pause).await;
+                }
+                Err(e) => return Err(e),
+                Ok(lease) => return self.run_leased(flow, lease).await,
+            }
+        }
+    }
+
+    fn wall_ms(&self) -> u64 {
+        crate::clock::SystemClock.now_ms()
+    }
+
+    /// Takes the lease of a flow (audited when it replaced a lapsed one).
+    fn take_lease(&self, tenant: &str, flow: &str) -> Result<FlowLease, PipelineError> {
+        let coordination = &self.shared.coordination;
+        match FlowLease::acquire(&self.shared.base_store, tenant, flow, coordination)? {
+            Err(held) => Err(PipelineError::LeaseHeld(Box::new(held))),
+            Ok((lease, took_over)) => {
+                if let Some(previous) = took_over {
+                    tracing::warn!(%tenant, %flow, previous = %coordination::describe(&previous), "took over a lapsed lease");
+                    let fenced = self.shared.base_store.fenced(lease.fence().clone());
+                    self.shared.journal.with_store(fenced).record(
+                        tenant,
+                        flow,
+                        FlowEvent::LeaseTakenOver {
+                            previous: coordination::describe(&previous),
+                            token: lease.fence().token,
+                        },
+                    )?;
+                }
+                Ok(lease)
+            }
+        }
+    }
+
+    /// Runs a flow under a held lease, then releases it. A store write
+    /// refused by the fence, or a lease found lost, ends as
+    /// [`PipelineError::LeaseLost`] whatever the run itself returned.
+    async fn run_leased(&self, flow: &Flow, lease: FlowLease) -> Result<RunReport, PipelineError> {
+        let lease = Arc::new(lease);
+        let run_pipeline = self.for_run(lease.clone());
+        let result = run::FlowRun::new(run_pipeline, flow.clone()).run().await;
+        let lost = |detail: String| {
+            self.shared
+                .coordination
+                .lost
+                .fetch_add(1, Ordering::Relaxed);
+            lease.mark_lost();
+            tracing::error!(tenant = %flow.tenant, flow = %flow.name, %detail, "lost the flow's lease");
+            PipelineError::LeaseLost {
+                tenant: flow.tenant.clone(),
+                flow: flow.name.clone(),
+                detail,
+            }
+        };
+        let result = match result {
+            Err(PipelineError::Store(StoreError::Fenced { current, .. })) => {
+                Err(lost(format!("a write was refused: {current}")))
+            }
+            Err(PipelineError::LeaseLost { detail, .. }) => Err(lost(detail)),
+            other if lease.is_lost() => match other {
+                Err(e) => Err(lost(format!("and the run failed: {e}"))),
+                Ok(_) => Err(lost("it was not renewed in time or was taken over".into())),
+            },
+            other => other,
+        };
+        // The run's tasks are done; ours is the last reference.
+        match Arc::try_unwrap(lease) {
+            Ok(lease) => lease.release()?,
+            Err(_) => {
+                tracing::warn!(tenant = %flow.tenant, flow = %flow.name, "lease still referenced after the run; it lapses by itself")
+            }
+        }
+        result
     }
 
     /// Runs flows of one tenant once each, every flow after the flows it
@@ -326,25 +522,33 @@ impl Pipeline {
         action: &'static str,
         decide: impl FnOnce(&mut LedgerEntry),
     ) -> Result<bool, PipelineError> {
-        let store = &self.shared.store;
-        let Some(mut entry) = store.ledger_get(tenant, flow, key)? else {
-            return Ok(false);
-        };
-        if entry.state != RecordState::Dead {
-            return Ok(false);
-        }
-        decide(&mut entry);
-        entry.updated_ms = self.shared.clock.now_ms();
-        store.ledger_put(&entry)?;
-        self.shared.journal.record(
-            tenant,
-            flow,
-            FlowEvent::DeadLetterHandled {
-                key: key.to_string(),
-                action,
-            },
-        )?;
-        Ok(true)
+        // Exclusive: under the flow's lease, so a run elsewhere never sees a
+        // half-handled letter and this never overwrites what a run decided.
+        let lease = self.take_lease(tenant, flow)?;
+        let store = self.shared.base_store.fenced(lease.fence().clone());
+        let handled = (|| {
+            let Some(mut entry) = store.ledger_get(tenant, flow, key)? else {
+                return Ok(false);
+            };
+            if entry.state != RecordState::Dead {
+                return Ok(false);
+            }
+            decide(&mut entry);
+            entry.updated_ms = self.shared.clock.now_ms();
+            self.shared.journal.with_store(store.clone()).record_with(
+                tenant,
+                flow,
+                FlowEvent::DeadLetterHandled {
+                    key: key.to_string(),
+                    action,
+                },
+                std::slice::from_ref(&entry),
+                &[],
+            )?;
+            Ok(true)
+        })();
+        lease.release()?;
+        handled
     }
 }
 

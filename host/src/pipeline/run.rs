@@ -1015,6 +1015,9 @@ impl FlowRun {
                     entry.attempts += 1;
                     entry.updated_ms = self.now();
                     store.ledger_put(&entry)?;
+                    // The pending row is durable under the run's fence; the
+                    // write goes out only while the lease is surely held.
+                    self.pipeline.may_write()?;
                     match instance
                         .write(&sink.connection.connection, &sink.stream, &doc)
                         .await

@@ -25,6 +25,21 @@ pub enum StoreError {
         /// What went wrong.
         detail: String,
     },
+    /// A write of a run was refused because the run no longer holds its
+    /// flow's lease: another process took the flow over (fencing).
+    #[error(
+        "flow {flow} of tenant {tenant}: this process no longer holds the flow's lease (fencing token {token}; now {current}); nothing more was written"
+    )]
+    Fenced {
+        /// Tenant.
+        tenant: String,
+        /// Flow.
+        flow: String,
+        /// The token this run held.
+        token: u64,
+        /// Who holds the flow now, as far as the store knows.
+        current: String,
+    },
     /// A stored value is not what this version expects.
     #[error("store: corrupt {what}: {detail}")]
     Corrupt {
@@ -204,8 +219,95 @@ pub struct FlowRun {
     pub retries: u64,
 }
 
+/// Who holds (or asks for) a flow's lease: one process of one command.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LeaseHolder {
+    /// Unique per process (and per pipeline within it): tells two holders on
+    /// one host apart even when a pid is reused.
+    pub id: String,
+    /// Process id.
+    pub pid: u32,
+    /// Host name.
+    pub host: String,
+    /// What the process is (`ml-connector run`, `ml-connector sync`, ...).
+    pub command: String,
+}
+
+impl fmt::Display for LeaseHolder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (pid {} on {})", self.command, self.pid, self.host)
+    }
+}
+
+/// A flow's lease as the store holds it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LeaseInfo {
+    /// Tenant.
+    pub tenant: String,
+    /// Flow.
+    pub flow: String,
+    /// The holder.
+    pub holder: LeaseHolder,
+    /// Fencing token of this grant (monotonic per flow).
+    pub token: u64,
+    /// When this holder took it, ms since the epoch.
+    pub acquired_ms: u64,
+    /// Last renewal, ms since the epoch.
+    pub renewed_ms: u64,
+    /// When it lapses unless renewed, ms since the epoch.
+    pub expires_ms: u64,
+}
+
+/// The answer to a lease request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeaseGrant {
+    /// Granted with a new fencing token; `took_over` names the previous
+    /// holder when its lease had lapsed without a release (it died or hung).
+    Granted {
+        /// The lease now held.
+        lease: LeaseInfo,
+        /// The lapsed lease this grant replaced, if any.
+        took_over: Option<LeaseInfo>,
+    },
+    /// Another holder has it until `expires_ms`.
+    Held(LeaseInfo),
+}
+
+/// The fence of one run: the store refuses every write through a fenced
+/// view once `token` is no longer the flow's current token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fence {
+    /// Tenant.
+    pub tenant: String,
+    /// Flow.
+    pub flow: String,
+    /// The token the run was granted.
+    pub token: u64,
+}
+
 /// The store of all tenants' state.
 pub trait Store: Send + Sync + fmt::Debug {
+    /// Asks for the lease of (tenant, flow) for `ttl_ms` of the store's own
+    /// clock; granted when nobody holds it or its holder let it lapse.
+    fn lease_acquire(
+        &self,
+        tenant: &str,
+        flow: &str,
+        holder: &LeaseHolder,
+        ttl_ms: u64,
+    ) -> StoreResult<LeaseGrant>;
+    /// Extends a held lease by `ttl_ms` from now; false when the lease was
+    /// taken over (the token is no longer current): the run must stop.
+    fn lease_renew(&self, fence: &Fence, holder: &LeaseHolder, ttl_ms: u64) -> StoreResult<bool>;
+    /// Gives a held lease up (no-op when it was taken over).
+    fn lease_release(&self, fence: &Fence, holder: &LeaseHolder) -> StoreResult<()>;
+    /// Every lease currently held (possibly lapsed, not yet taken over).
+    fn leases(&self) -> StoreResult<Vec<LeaseInfo>>;
+    /// A view of this store whose every write commits only while `fence`
+    /// is the flow's current token (checked in the write's own transaction),
+    /// failing with [`StoreError::Fenced`] otherwise.
+    fn fenced(&self, fence: Fence) -> std::sync::Arc<dyn Store>;
+
     /// The cursor of a flow's source, if any.
     fn cursor(&self, tenant: &str, flow: &str) -> StoreResult<Option<String>>;
     /// Saves a flow's source cursor.

@@ -1,14 +1,20 @@
-//! The SQLite store: one file (WAL mode) holds everything of every tenant.
-//! Schema changes are numbered migrations applied at open, in a transaction.
+//! The SQLite store: one file (WAL mode) holds everything of every tenant,
+//! shared by any number of processes on one machine. Schema changes are
+//! numbered migrations applied at open, in an exclusive transaction, never
+//! while another process holds a lease. Every write is one `IMMEDIATE`
+//! transaction (the database's write lock is taken first, so a read inside
+//! it, such as the audit chain's last hash or a lease's token, cannot be
+//! overtaken by another process); a fenced view adds the lease check to it.
 
 use super::{
-    AuditRecord, AuditRow, Crosswalks, FlowRun, LedgerEntry, RecordState, StateCounts, Store,
-    StoreError, StoreResult,
+    AuditRecord, AuditRow, Crosswalks, Fence, FlowRun, LeaseGrant, LeaseHolder, LeaseInfo,
+    LedgerEntry, RecordState, StateCounts, Store, StoreError, StoreResult,
 };
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Numbered schema migrations; the database records how many were applied.
 const MIGRATIONS: &[&str] = &[
@@ -47,16 +53,35 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE ledger ADD COLUMN xref TEXT;",
     // 3: a deferred write remembers the remote side's Retry-After.
     "ALTER TABLE ledger ADD COLUMN not_before_ms INTEGER;",
+    // 4: one lease per (tenant, flow) with a fencing token that only grows
+    //    (a released lease keeps its row and token; holder_id NULL = free).
+    "CREATE TABLE leases (
+        tenant TEXT NOT NULL, flow TEXT NOT NULL, token INTEGER NOT NULL,
+        holder_id TEXT, pid INTEGER, host TEXT, command TEXT,
+        acquired_ms INTEGER NOT NULL, renewed_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL,
+        PRIMARY KEY (tenant, flow));",
 ];
 
 /// The hash that precedes the first audit row.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// The SQLite implementation of [`Store`].
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct SqliteStore {
     path: PathBuf,
-    conn: Mutex<Connection>,
+    /// One connection per process (views share it).
+    conn: Arc<Mutex<Connection>>,
+    /// Set on a run's fenced view: every write checks it first.
+    fence: Option<Fence>,
+}
+
+/// Milliseconds since the epoch by this machine's clock: leases are about
+/// real time shared by processes, never a test's manual clock.
+fn wall_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 impl SqliteStore {
@@ -65,7 +90,8 @@ impl SqliteStore {
         let conn = Connection::open(path).map_err(|e| db_err(path, e))?;
         let store = SqliteStore {
             path: path.to_path_buf(),
-            conn: Mutex::new(conn),
+            conn: Arc::new(Mutex::new(conn)),
+            fence: None,
         };
         store.prepare()?;
         Ok(store)
@@ -93,15 +119,50 @@ impl SqliteStore {
                 ),
             });
         }
+        if applied as usize == MIGRATIONS.len() {
+            return Ok(());
+        }
+        // Exclusive: no other process reads or writes while the schema
+        // changes; and none may be in the middle of a run either (an older
+        // binary holding a lease would write rows the new schema does not
+        // expect), so a live lease refuses the migration.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Exclusive)
+            .map_err(|e| db_err(&self.path, e))?;
+        let applied: i64 = tx
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(|e| db_err(&self.path, e))?;
+        let has_leases: bool = tx
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'leases'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(|e| db_err(&self.path, e))?
+            > 0;
+        if has_leases {
+            let live = live_leases(&tx, wall_ms()).map_err(|e| db_err(&self.path, e))?;
+            if let Some(lease) = live.first() {
+                return Err(StoreError::Database {
+                    path: self.path.display().to_string(),
+                    detail: format!(
+                        "the schema must be upgraded (version {applied} -> {}), but the store is in use: {} holds flow {} of tenant {} until {} ms; stop every ml-connector process on this store, then start this one again",
+                        MIGRATIONS.len(),
+                        lease.holder,
+                        lease.flow,
+                        lease.tenant,
+                        lease.expires_ms
+                    ),
+                });
+            }
+        }
         for (i, migration) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
-            let tx = conn.transaction().map_err(|e| db_err(&self.path, e))?;
             tx.execute_batch(migration)
                 .map_err(|e| db_err(&self.path, e))?;
             tx.pragma_update(None, "user_version", (i + 1) as i64)
                 .map_err(|e| db_err(&self.path, e))?;
-            tx.commit().map_err(|e| db_err(&self.path, e))?;
         }
-        Ok(())
+        tx.commit().map_err(|e| db_err(&self.path, e))
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
@@ -113,12 +174,93 @@ impl SqliteStore {
         db_err(&self.path, e)
     }
 
-    /// Runs one statement (prepared once per connection, then cached).
-    fn exec(&self, sql: &str, params: impl rusqlite::Params) -> StoreResult<()> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare_cached(sql).map_err(|e| self.err(e))?;
-        stmt.execute(params).map(|_| ()).map_err(|e| self.err(e))
+    /// Runs `write` in one `IMMEDIATE` transaction, after checking this
+    /// view's fence in it: the write lands only while the run holds its
+    /// flow's lease, and no other process can take the lease in between.
+    fn write<T>(
+        &self,
+        write: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>,
+    ) -> StoreResult<T> {
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.err(e))?;
+        if let Some(fence) = &self.fence {
+            let current = tx
+                .prepare_cached(
+                    "SELECT token, holder_id, pid, host, command FROM leases
+                     WHERE tenant = ?1 AND flow = ?2",
+                )
+                .and_then(|mut stmt| {
+                    stmt.query_row(params![fence.tenant, fence.flow], |r| {
+                        Ok((
+                            r.get::<_, i64>(0)? as u64,
+                            r.get::<_, Option<String>>(1)?,
+                            r.get::<_, Option<i64>>(2)?,
+                            r.get::<_, Option<String>>(3)?,
+                            r.get::<_, Option<String>>(4)?,
+                        ))
+                    })
+                    .optional()
+                })
+                .map_err(|e| self.err(e))?;
+            match current {
+                Some((token, Some(_), _, _, _)) if token == fence.token => {}
+                other => {
+                    let current = match other {
+                        Some((token, Some(_), pid, host, command)) => format!(
+                            "{} (pid {} on {}) holds it with token {token}",
+                            command.unwrap_or_default(),
+                            pid.unwrap_or_default(),
+                            host.unwrap_or_default()
+                        ),
+                        Some((token, None, ..)) => {
+                            format!("nobody holds it (last token {token})")
+                        }
+                        None => "the store has no lease for it".into(),
+                    };
+                    return Err(StoreError::Fenced {
+                        tenant: fence.tenant.clone(),
+                        flow: fence.flow.clone(),
+                        token: fence.token,
+                        current,
+                    });
+                }
+            }
+        }
+        let out = write(&tx).map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(out)
     }
+}
+
+/// Leases held and not lapsed at `now_ms`.
+fn live_leases(tx: &Transaction<'_>, now_ms: u64) -> rusqlite::Result<Vec<LeaseInfo>> {
+    let mut stmt = tx.prepare_cached(&format!(
+        "SELECT {LEASE_COLUMNS} FROM leases WHERE holder_id IS NOT NULL AND expires_ms > ?1"
+    ))?;
+    stmt.query_map(params![now_ms as i64], lease_from_row)?
+        .collect()
+}
+
+const LEASE_COLUMNS: &str =
+    "tenant, flow, token, holder_id, pid, host, command, acquired_ms, renewed_ms, expires_ms";
+
+fn lease_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LeaseInfo> {
+    Ok(LeaseInfo {
+        tenant: r.get(0)?,
+        flow: r.get(1)?,
+        token: r.get::<_, i64>(2)? as u64,
+        holder: LeaseHolder {
+            id: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
+            pid: r.get::<_, Option<i64>>(4)?.unwrap_or_default() as u32,
+            host: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
+            command: r.get::<_, Option<String>>(6)?.unwrap_or_default(),
+        },
+        acquired_ms: r.get::<_, i64>(7)? as u64,
+        renewed_ms: r.get::<_, i64>(8)? as u64,
+        expires_ms: r.get::<_, i64>(9)? as u64,
+    })
 }
 
 fn db_err(path: &Path, e: rusqlite::Error) -> StoreError {
@@ -229,6 +371,132 @@ fn with_state((mut entry, state): (LedgerEntry, String)) -> StoreResult<LedgerEn
 const LEDGER_COLUMNS: &str = "tenant, flow, key, source_key, hash, state, attempts, target_key, reason, source_doc, body, updated_ms, xref, not_before_ms";
 
 impl Store for SqliteStore {
+    fn lease_acquire(
+        &self,
+        tenant: &str,
+        flow: &str,
+        holder: &LeaseHolder,
+        ttl_ms: u64,
+    ) -> StoreResult<LeaseGrant> {
+        // Never fenced: taking a lease is how a run gets its fence.
+        let unfenced = SqliteStore {
+            fence: None,
+            ..self.clone()
+        };
+        unfenced.write(|tx| {
+            let now = wall_ms();
+            let current = tx
+                .prepare_cached(&format!(
+                    "SELECT {LEASE_COLUMNS} FROM leases WHERE tenant = ?1 AND flow = ?2"
+                ))?
+                .query_row(params![tenant, flow], lease_from_row)
+                .optional()?;
+            let held = current.as_ref().filter(|l| !l.holder.id.is_empty());
+            if let Some(lease) = held
+                && lease.expires_ms > now
+            {
+                return Ok(LeaseGrant::Held(lease.clone()));
+            }
+            let token = current.as_ref().map_or(1, |l| l.token + 1);
+            let lease = LeaseInfo {
+                tenant: tenant.to_string(),
+                flow: flow.to_string(),
+                holder: holder.clone(),
+                token,
+                acquired_ms: now,
+                renewed_ms: now,
+                expires_ms: now.saturating_add(ttl_ms),
+            };
+            tx.prepare_cached(&format!(
+                "INSERT INTO leases ({LEASE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT (tenant, flow) DO UPDATE SET token = excluded.token,
+                    holder_id = excluded.holder_id, pid = excluded.pid, host = excluded.host,
+                    command = excluded.command, acquired_ms = excluded.acquired_ms,
+                    renewed_ms = excluded.renewed_ms, expires_ms = excluded.expires_ms"
+            ))?
+            .execute(params![
+                tenant,
+                flow,
+                token as i64,
+                holder.id,
+                holder.pid as i64,
+                holder.host,
+                holder.command,
+                now as i64,
+                now as i64,
+                lease.expires_ms as i64
+            ])?;
+            Ok(LeaseGrant::Granted {
+                lease,
+                took_over: held.cloned(),
+            })
+        })
+    }
+
+    fn lease_renew(&self, fence: &Fence, holder: &LeaseHolder, ttl_ms: u64) -> StoreResult<bool> {
+        let unfenced = SqliteStore {
+            fence: None,
+            ..self.clone()
+        };
+        unfenced.write(|tx| {
+            let now = wall_ms();
+            let renewed = tx
+                .prepare_cached(
+                    "UPDATE leases SET renewed_ms = ?1, expires_ms = ?2
+                     WHERE tenant = ?3 AND flow = ?4 AND token = ?5 AND holder_id = ?6",
+                )?
+                .execute(params![
+                    now as i64,
+                    now.saturating_add(ttl_ms) as i64,
+                    fence.tenant,
+                    fence.flow,
+                    fence.token as i64,
+                    holder.id
+                ])?;
+            Ok(renewed == 1)
+        })
+    }
+
+    fn lease_release(&self, fence: &Fence, holder: &LeaseHolder) -> StoreResult<()> {
+        let unfenced = SqliteStore {
+            fence: None,
+            ..self.clone()
+        };
+        unfenced.write(|tx| {
+            tx.prepare_cached(
+                "UPDATE leases SET holder_id = NULL, expires_ms = 0
+                 WHERE tenant = ?1 AND flow = ?2 AND token = ?3 AND holder_id = ?4",
+            )?
+            .execute(params![
+                fence.tenant,
+                fence.flow,
+                fence.token as i64,
+                holder.id
+            ])
+            .map(|_| ())
+        })
+    }
+
+    fn leases(&self) -> StoreResult<Vec<LeaseInfo>> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {LEASE_COLUMNS} FROM leases WHERE holder_id IS NOT NULL ORDER BY tenant, flow"
+            ))
+            .map_err(|e| self.err(e))?;
+        stmt.query_map([], lease_from_row)
+            .map_err(|e| self.err(e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.err(e))
+    }
+
+    fn fenced(&self, fence: Fence) -> Arc<dyn Store> {
+        Arc::new(SqliteStore {
+            fence: Some(fence),
+            ..self.clone()
+        })
+    }
+
     fn cursor(&self, tenant: &str, flow: &str) -> StoreResult<Option<String>> {
         self.lock()
             .query_row(
@@ -242,14 +510,14 @@ impl Store for SqliteStore {
     }
 
     fn set_cursor(&self, tenant: &str, flow: &str, cursor: Option<&str>) -> StoreResult<()> {
-        self.lock()
-            .execute(
+        self.write(|tx| {
+            tx.prepare_cached(
                 "INSERT INTO cursors (tenant, flow, cursor) VALUES (?1, ?2, ?3)
                  ON CONFLICT (tenant, flow) DO UPDATE SET cursor = excluded.cursor",
-                params![tenant, flow, cursor],
-            )
+            )?
+            .execute(params![tenant, flow, cursor])
             .map(|_| ())
-            .map_err(|e| self.err(e))
+        })
     }
 
     fn ledger_get(&self, tenant: &str, flow: &str, key: &str) -> StoreResult<Option<LedgerEntry>> {
@@ -271,13 +539,11 @@ impl Store for SqliteStore {
     }
 
     fn ledger_delete(&self, tenant: &str, flow: &str, key: &str) -> StoreResult<()> {
-        self.lock()
-            .execute(
-                "DELETE FROM ledger WHERE tenant = ?1 AND flow = ?2 AND key = ?3",
-                params![tenant, flow, key],
-            )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+        self.write(|tx| {
+            tx.prepare_cached("DELETE FROM ledger WHERE tenant = ?1 AND flow = ?2 AND key = ?3")?
+                .execute(params![tenant, flow, key])
+                .map(|_| ())
+        })
     }
 
     fn ledger_in_state(
@@ -331,10 +597,11 @@ impl Store for SqliteStore {
     }
 
     fn xref_put(&self, tenant: &str, table: &str, key: &str, value: &str) -> StoreResult<()> {
-        self.exec(
-            "INSERT INTO xref (tenant, tbl, key, value) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (tenant, tbl, key) DO UPDATE SET value = excluded.value",
-            params![tenant, table, key, value],
+        self.commit(
+            tenant,
+            &[],
+            &[(table.to_string(), key.to_string(), value.to_string())],
+            &[],
         )
     }
 
@@ -367,15 +634,11 @@ impl Store for SqliteStore {
         xrefs: &[(String, String, String)],
         audit: &[AuditRecord],
     ) -> StoreResult<()> {
-        let mut conn = self.lock();
-        let tx = conn.transaction().map_err(|e| self.err(e))?;
-        {
-            let mut put = tx
-                .prepare_cached(&format!(
-                    "INSERT OR REPLACE INTO ledger ({LEDGER_COLUMNS})
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
-                ))
-                .map_err(|e| self.err(e))?;
+        self.write(|tx| {
+            let mut put = tx.prepare_cached(&format!(
+                "INSERT OR REPLACE INTO ledger ({LEDGER_COLUMNS})
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+            ))?;
             for e in ledger {
                 put.execute(params![
                     e.tenant,
@@ -392,32 +655,24 @@ impl Store for SqliteStore {
                     e.updated_ms as i64,
                     e.xref,
                     e.not_before_ms.map(|v| v as i64)
-                ])
-                .map_err(|e| self.err(e))?;
+                ])?;
             }
-            let mut xref = tx
-                .prepare_cached(
-                    "INSERT INTO xref (tenant, tbl, key, value) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (tenant, tbl, key) DO UPDATE SET value = excluded.value",
-                )
-                .map_err(|e| self.err(e))?;
+            let mut xref = tx.prepare_cached(
+                "INSERT INTO xref (tenant, tbl, key, value) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (tenant, tbl, key) DO UPDATE SET value = excluded.value",
+            )?;
             for (table, key, value) in xrefs {
-                xref.execute(params![tenant, table, key, value])
-                    .map_err(|e| self.err(e))?;
+                xref.execute(params![tenant, table, key, value])?;
             }
             for record in audit {
-                append_audit(&tx, record).map_err(|e| self.err(e))?;
+                append_audit(tx, record)?;
             }
-        }
-        tx.commit().map_err(|e| self.err(e))
+            Ok(())
+        })
     }
 
     fn audit_append(&self, record: &AuditRecord) -> StoreResult<AuditRow> {
-        let mut conn = self.lock();
-        let tx = conn.transaction().map_err(|e| self.err(e))?;
-        let row = append_audit(&tx, record).map_err(|e| self.err(e))?;
-        tx.commit().map_err(|e| self.err(e))?;
-        Ok(row)
+        self.write(|tx| append_audit(tx, record))
     }
 
     fn audit_rows(&self, after: u64, limit: usize) -> StoreResult<Vec<AuditRow>> {
@@ -455,14 +710,14 @@ impl Store for SqliteStore {
     }
 
     fn secret_put(&self, tenant: &str, name: &str, sealed: &[u8]) -> StoreResult<()> {
-        self.lock()
-            .execute(
+        self.write(|tx| {
+            tx.prepare_cached(
                 "INSERT INTO secrets (tenant, name, sealed) VALUES (?1, ?2, ?3)
                  ON CONFLICT (tenant, name) DO UPDATE SET sealed = excluded.sealed",
-                params![tenant, name, sealed],
-            )
+            )?
+            .execute(params![tenant, name, sealed])
             .map(|_| ())
-            .map_err(|e| self.err(e))
+        })
     }
 
     fn secret_get(&self, tenant: &str, name: &str) -> StoreResult<Option<Vec<u8>>> {
@@ -494,15 +749,15 @@ impl Store for SqliteStore {
         sealed: &[u8],
         expires_ms: u64,
     ) -> StoreResult<()> {
-        self.lock()
-            .execute(
+        self.write(|tx| {
+            tx.prepare_cached(
                 "INSERT INTO tokens (tenant, connection, sealed, expires_ms) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (tenant, connection) DO UPDATE SET sealed = excluded.sealed,
                     expires_ms = excluded.expires_ms",
-                params![tenant, connection, sealed, expires_ms as i64],
-            )
+            )?
+            .execute(params![tenant, connection, sealed, expires_ms as i64])
             .map(|_| ())
-            .map_err(|e| self.err(e))
+        })
     }
 
     fn token_get(&self, tenant: &str, connection: &str) -> StoreResult<Option<(Vec<u8>, u64)>> {
@@ -517,28 +772,28 @@ impl Store for SqliteStore {
     }
 
     fn run_put(&self, run: &FlowRun) -> StoreResult<()> {
-        self.lock()
-            .execute(
+        self.write(|tx| {
+            tx.prepare_cached(
                 "INSERT INTO runs (tenant, flow, started_ms, finished_ms, outcome, message, read,
                     delivered, unchanged, parked, dead, retries)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                params![
-                    run.tenant,
-                    run.flow,
-                    run.started_ms as i64,
-                    run.finished_ms as i64,
-                    run.outcome,
-                    run.message,
-                    run.read as i64,
-                    run.delivered as i64,
-                    run.unchanged as i64,
-                    run.parked as i64,
-                    run.dead as i64,
-                    run.retries as i64
-                ],
-            )
+            )?
+            .execute(params![
+                run.tenant,
+                run.flow,
+                run.started_ms as i64,
+                run.finished_ms as i64,
+                run.outcome,
+                run.message,
+                run.read as i64,
+                run.delivered as i64,
+                run.unchanged as i64,
+                run.parked as i64,
+                run.dead as i64,
+                run.retries as i64
+            ])
             .map(|_| ())
-            .map_err(|e| self.err(e))
+        })
     }
 
     fn runs(&self, tenant: &str, flow: &str, limit: usize) -> StoreResult<Vec<FlowRun>> {
@@ -599,6 +854,151 @@ mod tests {
             xref: None,
             not_before_ms: None,
         }
+    }
+
+    fn holder(id: &str) -> LeaseHolder {
+        LeaseHolder {
+            id: id.into(),
+            pid: 7,
+            host: "box".into(),
+            command: format!("ml-connector {id}"),
+        }
+    }
+
+    fn granted(grant: LeaseGrant) -> (LeaseInfo, Option<LeaseInfo>) {
+        match grant {
+            LeaseGrant::Granted { lease, took_over } => (lease, took_over),
+            LeaseGrant::Held(l) => panic!("held by {}", l.holder),
+        }
+    }
+
+    fn fence_of(lease: &LeaseInfo) -> Fence {
+        Fence {
+            tenant: lease.tenant.clone(),
+            flow: lease.flow.clone(),
+            token: lease.token,
+        }
+    }
+
+    #[test]
+    fn a_held_lease_is_refused_to_a_second_holder_with_the_holder_named() {
+        let (_d, s) = store();
+        let (first, _) = granted(s.lease_acquire("acme", "f", &holder("a"), 60_000).unwrap());
+        match s.lease_acquire("acme", "f", &holder("b"), 60_000).unwrap() {
+            LeaseGrant::Held(l) => {
+                assert_eq!(l.holder, holder("a"));
+                assert_eq!(l.token, first.token);
+            }
+            other => panic!("granted twice: {other:?}"),
+        }
+        // Another flow of the tenant is free.
+        granted(s.lease_acquire("acme", "g", &holder("b"), 60_000).unwrap());
+    }
+
+    #[test]
+    fn tokens_only_grow_across_release_and_takeover() {
+        let (_d, s) = store();
+        let (a, _) = granted(s.lease_acquire("acme", "f", &holder("a"), 60_000).unwrap());
+        s.lease_release(&fence_of(&a), &holder("a")).unwrap();
+        let (b, took) = granted(s.lease_acquire("acme", "f", &holder("b"), 1).unwrap());
+        assert!(took.is_none(), "a released lease is not a takeover");
+        assert!(b.token > a.token);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let (c, took) = granted(s.lease_acquire("acme", "f", &holder("c"), 60_000).unwrap());
+        assert_eq!(took.map(|l| l.holder), Some(holder("b")), "b lapsed");
+        assert!(c.token > b.token);
+        assert!(
+            !s.lease_renew(&fence_of(&b), &holder("b"), 60_000).unwrap(),
+            "the lapsed holder cannot renew after a takeover"
+        );
+        assert!(s.lease_renew(&fence_of(&c), &holder("c"), 60_000).unwrap());
+    }
+
+    #[test]
+    fn a_fenced_view_writes_nothing_once_its_token_is_taken_over() {
+        let (_d, s) = store();
+        let (a, _) = granted(s.lease_acquire("acme", "f", &holder("a"), 1).unwrap());
+        let view = s.fenced(fence_of(&a));
+        view.set_cursor("acme", "f", Some("c1")).unwrap();
+        view.ledger_put(&entry("k1", RecordState::Pending)).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        granted(s.lease_acquire("acme", "f", &holder("b"), 60_000).unwrap());
+        let refused = [
+            view.set_cursor("acme", "f", Some("c2")).err(),
+            view.ledger_put(&entry("k1", RecordState::Delivered)).err(),
+            view.ledger_delete("acme", "f", "k1").err(),
+            view.xref_put("acme", "vendor", "1", "V1").err(),
+            view.audit_append(&AuditRecord {
+                time_ms: 1,
+                tenant: "acme".into(),
+                flow: "f".into(),
+                event: "record_delivered".into(),
+                source_key: None,
+                key: None,
+                target_key: None,
+                payload_hash: None,
+                attempt: None,
+                outcome: "ok".into(),
+                message: String::new(),
+            })
+            .err(),
+        ];
+        for (i, e) in refused.into_iter().enumerate() {
+            match e {
+                Some(StoreError::Fenced { token, current, .. }) => {
+                    assert_eq!(token, a.token);
+                    assert!(current.contains("ml-connector b"), "{current}");
+                }
+                other => panic!("write {i} was not fenced: {other:?}"),
+            }
+        }
+        assert_eq!(s.cursor("acme", "f").unwrap().as_deref(), Some("c1"));
+        assert_eq!(
+            s.ledger_get("acme", "f", "k1").unwrap().unwrap().state,
+            RecordState::Pending
+        );
+        assert!(s.xrefs("acme").unwrap().is_empty());
+        assert!(s.audit_rows(0, 10).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_released_lease_fences_its_view_too() {
+        let (_d, s) = store();
+        let (a, _) = granted(s.lease_acquire("acme", "f", &holder("a"), 60_000).unwrap());
+        let view = s.fenced(fence_of(&a));
+        s.lease_release(&fence_of(&a), &holder("a")).unwrap();
+        assert!(matches!(
+            view.set_cursor("acme", "f", Some("c")),
+            Err(StoreError::Fenced { .. })
+        ));
+    }
+
+    #[test]
+    fn leases_lists_held_leases_only() {
+        let (_d, s) = store();
+        let (a, _) = granted(s.lease_acquire("acme", "f", &holder("a"), 60_000).unwrap());
+        granted(s.lease_acquire("acme", "g", &holder("a"), 60_000).unwrap());
+        s.lease_release(&fence_of(&a), &holder("a")).unwrap();
+        let held: Vec<String> = s.leases().unwrap().into_iter().map(|l| l.flow).collect();
+        assert_eq!(held, vec!["g".to_string()]);
+    }
+
+    #[test]
+    fn a_migration_waits_for_no_live_lease_of_another_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mlc.db");
+        let s = SqliteStore::open(&path).unwrap();
+        granted(s.lease_acquire("acme", "f", &holder("a"), 60_000).unwrap());
+        // Pretend the file was written by an older version: one migration behind.
+        s.lock()
+            .pragma_update(None, "user_version", (MIGRATIONS.len() - 1) as i64)
+            .unwrap();
+        // The pending "migration" (the leases table again) must not even start.
+        let err = SqliteStore::open(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("in use") && err.contains("ml-connector a"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -54,7 +54,7 @@ function renderFlows(status) {
     const next = !f.enabled ? "disabled" : f.next_run_ms == null ? f.schedule : relative(f.next_run_ms, status.generated_ms);
     const row = el("tr", { "data-flow": f.flow, "data-tenant": f.tenant },
       el("td", {}, el("strong", {}, f.flow), el("br"), el("span", { class: "muted" }, f.tenant + ": " + f.from + " → " + f.to)),
-      el("td", {}, el("span", { class: "badge state-" + f.state }, f.state)),
+      el("td", {}, el("span", { class: "badge state-" + f.state }, f.state), ...running(f, status.generated_ms)),
       el("td", {}, f.schedule),
       f.last_run
         ? el("td", { class: "nowrap", title: when(run.finished_ms) },
@@ -72,6 +72,18 @@ function renderFlows(status) {
   }
 }
 
+// Who holds the flow's lease: the process running it now (or a lapsed
+// holder that died; the next process to look takes the flow over).
+function running(f, now) {
+  const l = f.running;
+  if (!l) return [];
+  const who = l.holder.command + " (pid " + l.holder.pid + " on " + l.holder.host + ")";
+  const text = f.lease_lapsed
+    ? "lease lapsed: " + who + ", taken over at the next run"
+    : "running in " + who + " since " + relative(l.acquired_ms, now);
+  return [el("br"), el("span", { class: "muted lease", "data-lease": f.lease_lapsed ? "lapsed" : "held", title: "lease token " + l.token + ", expires " + when(l.expires_ms) }, text)];
+}
+
 function renderHalted(status) {
   const halted = status.flows.filter((f) => f.halted !== null && f.halted !== undefined);
   const box = document.getElementById("halted");
@@ -82,7 +94,9 @@ function renderHalted(status) {
     for (const item of f.todo) list.append(el("li", {}, item));
     box.append(el("div", { class: "halted-flow", "data-flow": f.flow },
       el("h3", {}, f.tenant + " / " + f.flow), list,
-      el("p", { class: "muted" }, "Then run ", el("code", {}, "ml-connector sync --flow " + f.flow), " or wait for the next scheduled run.")));
+      el("p", { class: "muted" }, "Then wait for the next scheduled run, or run it now with ",
+        el("code", {}, "ml-connector sync --flow " + f.flow + " --wait"),
+        " (it waits while another process runs the flow; never a second writer).")));
   }
 }
 
