@@ -99,13 +99,14 @@ async fn tenant_loop(
     on_report: Arc<dyn Fn(&RunReport) + Send + Sync>,
 ) {
     let mut last_start: BTreeMap<String, u64> = BTreeMap::new();
+    let daemon_started = app.clock.now_ms();
     // Flow -> wall-clock ms when another process's lease on it lapses.
     let mut held_until: BTreeMap<String, u64> = BTreeMap::new();
     loop {
         if *shutdown.borrow() {
             return;
         }
-        merge_stored_starts(&app, &tenant, &mut last_start);
+        merge_stored_starts(&app, &tenant, daemon_started, &mut last_start);
         let now = app.clock.now_ms();
         for flow in due_flows(&tenant, &last_start, now) {
             if *shutdown.borrow() {
@@ -163,13 +164,19 @@ async fn tenant_loop(
     }
 }
 
-/// Takes each flow's latest start from the store's run history when it is
-/// later than this process's own (another process ran the flow).
-fn merge_stored_starts(app: &App, tenant: &TenantRuntime, last_start: &mut BTreeMap<String, u64>) {
+/// Takes each flow's latest start from the store's run history when another
+/// process ran the flow since this daemon started (every flow is due once
+/// at start, as before any run here).
+fn merge_stored_starts(
+    app: &App,
+    tenant: &TenantRuntime,
+    since_ms: u64,
+    last_start: &mut BTreeMap<String, u64>,
+) {
     for flow in &tenant.flows {
         match app.store.runs(&tenant.name, &flow.name, 1) {
             Ok(runs) => {
-                if let Some(run) = runs.first() {
+                if let Some(run) = runs.first().filter(|r| r.started_ms >= since_ms) {
                     let known = last_start.entry(flow.name.clone()).or_insert(0);
                     *known = (*known).max(run.started_ms);
                 }

@@ -2,6 +2,7 @@
 //! product, each test against real components and real HTTP peers.
 
 mod containment;
+mod coordination;
 mod credentials;
 mod egress;
 mod loading;

@@ -37,7 +37,7 @@ fn soak() -> bool {
 /// exactly one PO per expected PO_REF, none for a waiting one, ledger rows
 /// that name existing POs with that PO_REF, nothing unsettled, unique
 /// vendors, and a verifiable audit chain. Returns the records checked.
-fn assert_exactly_once(stage: &Stage) -> usize {
+pub(crate) fn assert_exactly_once(stage: &Stage) -> usize {
     let (ready, waiting) = expected_po_refs(&stage.procurify);
     let pos = stage.peoplesoft.purchase_orders();
     let mut by_ref: BTreeMap<String, Vec<String>> = BTreeMap::new();

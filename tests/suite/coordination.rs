@@ -1,0 +1,479 @@
+//! Coordination across processes: real `ml-connector` processes (daemons and
+//! `sync`s) on one SQLite file, against both sandbox systems. Each flow has
+//! one writer at a time, whatever runs, dies or pauses: every approved
+//! requisition becomes exactly one PO per vendor, nothing is created twice,
+//! a `sync` never becomes a second writer, and a holder paused past its lease
+//! wakes up fenced and writes nothing.
+
+use crate::reliability::assert_exactly_once;
+use mlc_host::audit::{self, Verification};
+use mlc_host::store::{LeaseInfo, Store};
+use mlc_sandbox::faults::{Fault, FaultRule};
+use mlc_sandbox::peoplesoft::PeopleSoftConfig;
+use mlc_sandbox::procurify::ProcurifyConfig;
+use mlc_sandbox::seeded;
+use mlc_tests::resilience::{PO_FLOW, Stage, approved_requisitions, binary};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::BufRead;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The shipped manifest with a short lease and flows due every `every`.
+fn deployment(lease_secs: u64, every: Option<&str>) -> impl FnOnce(String) -> String {
+    let every = every.map(str::to_string);
+    move |mut manifest: String| {
+        manifest = manifest.replace("lease_secs = 30", &format!("lease_secs = {lease_secs}"));
+        assert!(manifest.contains(&format!("lease_secs = {lease_secs}")));
+        if let Some(every) = every {
+            for shipped in ["\"15m\"", "\"1h\"", "\"5m\""] {
+                manifest = manifest.replace(
+                    &format!("every = {shipped}"),
+                    &format!("every = \"{every}\""),
+                );
+            }
+        }
+        manifest
+    }
+}
+
+/// `ml-connector <args> --manifest <stage's>` as a command.
+fn command(stage: &Stage, args: &[&str]) -> Command {
+    let mut command = Command::new(binary());
+    command
+        .args(args)
+        .arg("--manifest")
+        .arg(&stage.manifest)
+        .env("XDG_CACHE_HOME", mlc_tests::cache_dir().join("xdg"))
+        .stdin(Stdio::null());
+    command
+}
+
+/// Runs `ml-connector sync <args>` to the end.
+fn sync(stage: &Stage, args: &[&str]) -> Output {
+    let mut all = vec!["sync"];
+    all.extend_from_slice(args);
+    command(stage, &all)
+        .output()
+        .expect("ml-connector sync runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Sends `signal` (`TERM`, `STOP`, `CONT`) to a process.
+fn signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill -{signal} {pid}");
+}
+
+/// An `ml-connector run` daemon on a free loopback port; SIGTERM on drop.
+struct Daemon {
+    child: Child,
+    addr: std::net::SocketAddr,
+    log: std::path::PathBuf,
+}
+
+impl Daemon {
+    fn start(stage: &Stage, name: &str) -> Daemon {
+        let log = stage.dir.path().join(format!("{name}.log"));
+        let mut child = command(stage, &["run", "--listen", "127.0.0.1:0"])
+            .env("MLC_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the daemon starts");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let log_path = log.clone();
+        std::thread::spawn(move || {
+            let mut file = std::fs::File::create(&log_path).expect("daemon log");
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                use std::io::Write;
+                let _ = writeln!(file, "{line}");
+                let _ = tx.send(line);
+            }
+        });
+        let addr = loop {
+            let line = rx
+                .recv_timeout(Duration::from_secs(120))
+                .expect("the daemon prints its address");
+            if let Some(rest) = line.strip_prefix("status page http://") {
+                break rest.split('/').next().unwrap().parse().unwrap();
+            }
+        };
+        // Keep draining (the thread owns the sender side's loop).
+        std::thread::spawn(move || while rx.recv().is_ok() {});
+        Daemon { child, addr, log }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Flow runs this daemon finished, from its `/metrics`.
+    async fn runs(&self) -> u64 {
+        let mut stream = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        stream
+            .write_all(
+                format!(
+                    "GET /metrics HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+                    self.addr
+                )
+                .as_bytes(),
+            )
+            .await
+            .unwrap();
+        let mut body = String::new();
+        stream.read_to_string(&mut body).await.unwrap();
+        body.lines()
+            .filter(|l| l.starts_with("mlc_flow_runs_total{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
+    }
+
+    /// SIGTERM, then waits: writes in flight finish, exit 0.
+    fn stop(mut self) -> std::process::ExitStatus {
+        signal(self.pid(), "TERM");
+        self.child.wait().expect("the daemon exits")
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `probe` until it gives a value.
+async fn wait_for<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+    let started = Instant::now();
+    loop {
+        if let Some(v) = probe() {
+            return v;
+        }
+        assert!(started.elapsed() < limit, "waited {limit:?} for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Nothing the reference flows create exists twice: Procurify vendors,
+/// PeopleSoft suppliers (checked by `assert_exactly_once`), accounts and
+/// departments.
+fn assert_nothing_created_twice(stage: &Stage) {
+    let mut names = BTreeSet::new();
+    for v in stage.procurify.state().vendors() {
+        assert!(
+            names.insert(v.name.clone()),
+            "Procurify vendor {} created twice",
+            v.name
+        );
+    }
+    let emulator = stage.peoplesoft.emulator();
+    for (what, values) in [
+        ("account", emulator.accounts()),
+        ("department", emulator.departments()),
+    ] {
+        let mut seen = BTreeSet::new();
+        for v in values {
+            assert!(
+                seen.insert((v.setid.clone(), v.value.clone(), v.effdt)),
+                "PeopleSoft {what} {} created twice",
+                v.value
+            );
+        }
+    }
+}
+
+fn po_lease(stage: &Stage) -> Option<LeaseInfo> {
+    stage
+        .store()
+        .leases()
+        .unwrap()
+        .into_iter()
+        .find(|l| l.flow == PO_FLOW)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_while_the_daemon_runs_a_flow_exits_3_naming_the_daemon_or_waits_and_finds_nothing_left()
+ {
+    let stage = Stage::start(
+        ProcurifyConfig {
+            requisitions: 240,
+            ..ProcurifyConfig::default()
+        },
+        PeopleSoftConfig::default(),
+        21,
+        deployment(3, None),
+    )
+    .await;
+    // Slow PeopleSoft writes keep the daemon on the PO flow for a while.
+    stage
+        .peoplesoft_server
+        .faults()
+        .add(FaultRule::always(Fault::Latency {
+            fixed: Duration::from_millis(120),
+            jitter: Duration::ZERO,
+        }));
+    let daemon = Daemon::start(&stage, "daemon");
+    let lease = wait_for(
+        "the daemon to take the PO flow",
+        Duration::from_secs(180),
+        || po_lease(&stage),
+    )
+    .await;
+    assert_eq!(lease.holder.pid, daemon.pid());
+
+    let refused = sync(&stage, &["--flow", PO_FLOW]);
+    let out = text(&refused.stdout);
+    assert_eq!(
+        refused.status.code(),
+        Some(3),
+        "stdout: {out}\nstderr: {}",
+        text(&refused.stderr)
+    );
+    assert!(
+        out.contains(&format!("ml-connector run (pid {} on ", daemon.pid()))
+            && out.contains("since ")
+            && out.contains("expires ")
+            && out.contains("--wait"),
+        "the holder is named: {out}"
+    );
+
+    let waited = sync(&stage, &["--flow", PO_FLOW, "--wait", "300s", "--json"]);
+    assert_eq!(
+        waited.status.code(),
+        Some(0),
+        "stderr: {}",
+        text(&waited.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&waited.stdout).unwrap();
+    assert_eq!(report[0]["outcome"], "ok", "{report}");
+    assert_eq!(
+        (
+            report[0]["delivered"].as_u64(),
+            report[0]["linked"].as_u64()
+        ),
+        (Some(0), Some(0)),
+        "the daemon had done everything: {report}"
+    );
+    assert!(
+        po_lease(&stage).is_none(),
+        "the waiting sync released the flow"
+    );
+    assert!(daemon.stop().success());
+    stage.peoplesoft_server.faults().clear();
+    assert_exactly_once(&stage);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_daemons_and_repeated_syncs_with_approvals_arriving_post_every_po_and_create_everything_once()
+ {
+    let stage = Stage::start(
+        ProcurifyConfig {
+            requisitions: 300,
+            ..ProcurifyConfig::default()
+        },
+        PeopleSoftConfig::default(),
+        22,
+        deployment(3, Some("10s")),
+    )
+    .await;
+    let first = Daemon::start(&stage, "first");
+    let second = Daemon::start(&stage, "second");
+    let started = Instant::now();
+    let (mut syncs, mut refused, mut round) = (0u32, 0u32, 0u32);
+    while started.elapsed() < Duration::from_secs(35) {
+        round += 1;
+        {
+            let mut state = stage.procurify.state();
+            state.approve_more(4);
+            if round % 3 == 0 {
+                state.add_vendor(&format!("Arriving Supplies {round}"), None);
+            }
+        }
+        let out = sync(&stage, &[]);
+        syncs += 1;
+        match out.status.code() {
+            Some(0) => {}
+            Some(3) => {
+                refused += 1;
+                assert!(
+                    text(&out.stdout).contains("not run here: it runs in ml-connector"),
+                    "exit 3 only for flows running elsewhere: {}",
+                    text(&out.stdout)
+                );
+            }
+            other => panic!(
+                "sync exited {other:?}: {}\n{}",
+                text(&out.stdout),
+                text(&out.stderr)
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+    let (first_runs, second_runs) = (first.runs().await, second.runs().await);
+    let logs = [first.log.clone(), second.log.clone()];
+    assert!(first.stop().success() && second.stop().success());
+    // Whatever is still parked behind a vendor created in the last cycle.
+    let last = sync(&stage, &["--wait", "120s"]);
+    assert_eq!(last.status.code(), Some(0), "{}", text(&last.stderr));
+    let last = sync(&stage, &["--wait", "120s"]);
+    assert_eq!(last.status.code(), Some(0), "{}", text(&last.stderr));
+
+    let checked = assert_exactly_once(&stage);
+    assert_nothing_created_twice(&stage);
+    for log in &logs {
+        let log = std::fs::read_to_string(log).unwrap();
+        assert!(
+            !log.contains("lost the flow's lease"),
+            "no healthy daemon loses a lease: {log}"
+        );
+    }
+    assert!(
+        first_runs > 0 && second_runs > 0,
+        "both daemons run flows: {first_runs} and {second_runs}"
+    );
+    println!(
+        "two daemons + {syncs} syncs ({refused} left a flow to another process): {checked} POs exactly once, \
+         {} approved requisitions, daemon runs {first_runs} + {second_runs}",
+        approved_requisitions(&stage.procurify)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_processes_killed_and_paused_past_the_lease_post_each_po_exactly_once() {
+    let soak = std::env::var_os("MLC_SOAK").is_some_and(|v| v != "0");
+    let (requisitions, kills_wanted, pauses_wanted) = if soak {
+        (15_000, 100, 40)
+    } else {
+        (6_000, 20, 8)
+    };
+    let seed = seeded::seed_from_env(0x1ea5_e5);
+    println!("seed {seed} (replay with MLC_SEED={seed})");
+    let mut rng = seeded::Rng::new(seed);
+    let lease_secs = 2;
+    let stage = Stage::start(
+        ProcurifyConfig {
+            requisitions,
+            ..ProcurifyConfig::default()
+        },
+        PeopleSoftConfig::default(),
+        23,
+        deployment(lease_secs, None),
+    )
+    .await;
+    let approved = approved_requisitions(&stage.procurify);
+    assert!(
+        approved >= 2000,
+        "seed gives {approved} approved requisitions"
+    );
+    let log_path = stage.dir.path().join("processes.log");
+    let spawn = || {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .unwrap();
+        command(&stage, &["sync"])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("ml-connector starts")
+    };
+    let started = Instant::now();
+    let mut processes: Vec<Child> = (0..3).map(|_| spawn()).collect();
+    let (mut kills, mut pauses, mut spawned) = (0u32, 0u32, 3u32);
+    while kills < kills_wanted || pauses < pauses_wanted {
+        assert!(
+            started.elapsed() < Duration::from_secs(if soak { 7200 } else { 1500 }),
+            "no end after {kills} kills and {pauses} pauses"
+        );
+        tokio::time::sleep(Duration::from_millis(100 + rng.below(1400) as u64)).await;
+        let victim = rng.below(3) as usize;
+        let pid = processes[victim].id();
+        if processes[victim].try_wait().unwrap().is_none() {
+            if pauses < pauses_wanted && rng.below(3) == 0 {
+                // Paused longer than the lease: another process may take its
+                // flow over; when it wakes it must find itself fenced.
+                signal(pid, "STOP");
+                let pause = Duration::from_millis(lease_secs * 1000 + 500 + rng.below(1500) as u64);
+                tokio::time::sleep(pause).await;
+                signal(pid, "CONT");
+                pauses += 1;
+            } else if kills < kills_wanted {
+                processes[victim].kill().unwrap();
+                processes[victim].wait().unwrap();
+                kills += 1;
+            }
+        }
+        for p in processes.iter_mut() {
+            if p.try_wait().unwrap().is_some() {
+                *p = spawn();
+                spawned += 1;
+            }
+        }
+    }
+    // No more faults: the running processes finish, then one sync that runs
+    // every flow to the end.
+    for p in processes.iter_mut() {
+        let _ = p.wait();
+    }
+    let finished = loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(if soak { 9000 } else { 2400 }),
+            "no clean end"
+        );
+        let out = sync(&stage, &["--wait", "60s"]);
+        if out.status.success() {
+            break out;
+        }
+    };
+    assert!(finished.status.success());
+    let elapsed = started.elapsed();
+
+    let creates: BTreeMap<String, usize> = stage
+        .po_create_stamps()
+        .into_iter()
+        .map(|(r, s)| (r, s.len()))
+        .collect();
+    let twice: Vec<_> = creates.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "PO creates posted twice: {twice:?}");
+    let checked = assert_exactly_once(&stage);
+    assert_nothing_created_twice(&stage);
+    match audit::verify(&stage.store()).unwrap() {
+        Verification::Verified { .. } => {}
+        broken => panic!("audit chain broken: {broken:?}"),
+    }
+    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    let fenced = log.matches("lost the flow's lease").count();
+    let takeovers = audit_count(&stage.store(), "lease_taken_over");
+    println!(
+        "crash loop across processes: {approved} approved requisitions, {checked} POs exactly once, \
+         {kills} SIGKILLs, {pauses} pauses past the {lease_secs} s lease, {spawned} processes, \
+         {takeovers} lease takeovers, {fenced} runs found themselves fenced, {:.1} s",
+        elapsed.as_secs_f64()
+    );
+    assert!(takeovers > 0, "killed holders' flows were taken over");
+}
+
+fn audit_count(store: &dyn Store, event: &str) -> usize {
+    let mut n = 0;
+    let mut after = 0;
+    loop {
+        let rows = store.audit_rows(after, 10_000).unwrap();
+        let Some(last) = rows.last() else {
+            return n;
+        };
+        after = last.seq;
+        n += rows.iter().filter(|r| r.record.event == event).count();
+    }
+}
