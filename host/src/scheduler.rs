@@ -50,9 +50,12 @@ pub async fn run(
 }
 
 /// The flows due at `now_ms`, with everything they require, in run order.
+/// Flows in `elsewhere` (another process holds them) are not due here, and
+/// pull none of their requirements in.
 pub fn due_flows<'a>(
     tenant: &'a TenantRuntime,
     last_start: &BTreeMap<String, u64>,
+    elsewhere: &BTreeSet<String>,
     now_ms: u64,
 ) -> Vec<&'a Flow> {
     let by_name: BTreeMap<&str, &Flow> =
@@ -61,6 +64,7 @@ pub fn due_flows<'a>(
     let mut stack: Vec<&str> = tenant
         .flows
         .iter()
+        .filter(|f| !elsewhere.contains(&f.name))
         .filter(|f| {
             tenant
                 .schedules
@@ -107,8 +111,11 @@ async fn tenant_loop(
             return;
         }
         merge_stored_starts(&app, &tenant, daemon_started, &mut last_start);
+        let wall = SystemClock.now_ms();
+        held_until.retain(|_, until| *until > wall);
+        let elsewhere: BTreeSet<String> = held_until.keys().cloned().collect();
         let now = app.clock.now_ms();
-        for flow in due_flows(&tenant, &last_start, now) {
+        for flow in due_flows(&tenant, &last_start, &elsewhere, now) {
             if *shutdown.borrow() {
                 return;
             }
@@ -116,6 +123,7 @@ async fn tenant_loop(
                 .get(&flow.name)
                 .is_some_and(|t| *t > SystemClock.now_ms())
             {
+                // Taken elsewhere during this cycle (a required flow).
                 continue;
             }
             let started = app.clock.now_ms();
@@ -139,6 +147,7 @@ async fn tenant_loop(
         let next = tenant
             .flows
             .iter()
+            .filter(|f| !held_until.contains_key(&f.name))
             .filter_map(|f| {
                 tenant
                     .schedules

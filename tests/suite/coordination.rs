@@ -342,6 +342,15 @@ async fn two_daemons_and_repeated_syncs_with_approvals_arriving_post_every_po_an
         first_runs > 0 && second_runs > 0,
         "both daemons run flows: {first_runs} and {second_runs}"
     );
+    // Seven enabled flows due every 10 s (a flow pulls the flows it requires
+    // in): a daemon that found a flow held elsewhere must not spin on it or
+    // keep re-running what it requires.
+    let cycles = started.elapsed().as_secs() / 10 + 2;
+    assert!(
+        first_runs + second_runs <= 7 * cycles * 2,
+        "the daemons ran {} flow runs in {cycles} cycles: one spins",
+        first_runs + second_runs
+    );
     println!(
         "two daemons + {syncs} syncs ({refused} left a flow to another process): {checked} POs exactly once, \
          {} approved requisitions, daemon runs {first_runs} + {second_runs}",
