@@ -238,6 +238,28 @@ async fn renew(
     }
 }
 
+tokio::task_local! {
+    /// The lease a remote write runs under, seen by the egress hook.
+    static WRITING_UNDER: Arc<FlowLease>;
+}
+
+/// Runs a sink write with the run's lease visible to the egress hook, which
+/// checks it once more right before each request leaves: a write whose run
+/// was frozen past its lease (and taken over meanwhile) is refused at the
+/// last moment instead of posting a duplicate after the new holder's lookup.
+pub async fn writing_under<F: Future>(lease: Option<Arc<FlowLease>>, write: F) -> F::Output {
+    match lease {
+        Some(lease) => WRITING_UNDER.scope(lease, write).await,
+        None => write.await,
+    }
+}
+
+/// The lease of the write being made on this task, if any (read by the
+/// egress hook when a component sends a request).
+pub fn current_write_lease() -> Option<Arc<FlowLease>> {
+    WRITING_UNDER.try_with(Arc::clone).ok()
+}
+
 /// How a lease is described to an operator: holder, since when, until when.
 pub fn describe(lease: &LeaseInfo) -> String {
     format!(

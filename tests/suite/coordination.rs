@@ -526,3 +526,126 @@ fn audit_count(store: &dyn Store, event: &str) -> usize {
         n += rows.iter().filter(|r| r.record.event == event).count();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_letter_replay_while_another_process_runs_the_flow_exits_3_naming_it_and_changes_nothing()
+ {
+    use mlc_host::store::{LeaseGrant, LeaseHolder, LedgerEntry, RecordState};
+    let stage = Stage::start(
+        ProcurifyConfig {
+            requisitions: 10,
+            ..ProcurifyConfig::default()
+        },
+        PeopleSoftConfig::default(),
+        24,
+        deployment(30, None),
+    )
+    .await;
+    let store = stage.store();
+    store
+        .ledger_put(&LedgerEntry {
+            tenant: "sandbox".into(),
+            flow: PO_FLOW.into(),
+            key: "R1-V1".into(),
+            source_key: "1".into(),
+            hash: "h".into(),
+            state: RecordState::Dead,
+            attempts: 1,
+            target_key: None,
+            reason: Some("rejected: Vendor ID is not valid".into()),
+            source_doc: Some("{}".into()),
+            body: Some("{}".into()),
+            xref: None,
+            not_before_ms: None,
+            updated_ms: 1,
+        })
+        .unwrap();
+    // This test process holds the flow, as a running daemon would.
+    let holder = LeaseHolder {
+        id: "test-holder".into(),
+        pid: std::process::id(),
+        host: "test-host".into(),
+        command: "ml-connector run".into(),
+    };
+    assert!(matches!(
+        store
+            .lease_acquire("sandbox", PO_FLOW, &holder, 60_000)
+            .unwrap(),
+        LeaseGrant::Granted { .. }
+    ));
+    for action in ["replay", "discard"] {
+        let out = command(
+            &stage,
+            &["dead-letters", action, "--flow", PO_FLOW, "R1-V1"],
+        )
+        .output()
+        .unwrap();
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{action}: {err}");
+        assert!(
+            err.contains("running elsewhere")
+                && err.contains(&format!("pid {} on test-host", std::process::id())),
+            "{action}: {err}"
+        );
+        assert_eq!(
+            store
+                .ledger_get("sandbox", PO_FLOW, "R1-V1")
+                .unwrap()
+                .unwrap()
+                .state,
+            RecordState::Dead,
+            "{action} changed nothing"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_request_made_under_a_lost_lease_never_leaves_the_host() {
+    use mlc_host::coordination::{Coordination, FlowLease, writing_under};
+    use mlc_tests::peers::echo_server;
+    use mlc_tests::{SandboxBuilder, fetch_connection, misbehaving};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> =
+        Arc::new(mlc_host::store::SqliteStore::open(&dir.path().join("s.db")).unwrap());
+    let server = echo_server().await;
+    let sandbox = SandboxBuilder::new("acme", &server.base_url()).build();
+    let mut instance = misbehaving().instantiate(&sandbox).await.unwrap();
+    let conn = fetch_connection(
+        &server.base_url(),
+        &format!("{}/create", server.base_url()),
+        "POST",
+        Some("{}"),
+    );
+
+    // Held: the request goes out.
+    let held = Coordination::new(Duration::from_secs(30));
+    let (lease, _) = FlowLease::acquire(&store, "acme", "f", &held)
+        .unwrap()
+        .unwrap();
+    writing_under(Some(Arc::new(lease)), instance.read(&conn, "fetch", None))
+        .await
+        .unwrap();
+    assert_eq!(server.requests().len(), 1);
+
+    // Taken over while this run was frozen: the next renewal finds it so,
+    // and a request made now is refused at the last moment.
+    let short = Coordination::new(Duration::from_millis(300));
+    let (lease, _) = FlowLease::acquire(&store, "acme", "g", &short)
+        .unwrap()
+        .unwrap();
+    store.lease_release(lease.fence(), &short.holder).unwrap();
+    let other = Coordination::new(Duration::from_secs(30));
+    let (_theirs, _) = FlowLease::acquire(&store, "acme", "g", &other)
+        .unwrap()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert!(lease.is_lost());
+    let refused = writing_under(Some(Arc::new(lease)), instance.read(&conn, "fetch", None)).await;
+    assert!(refused.is_err(), "the request was refused");
+    assert_eq!(
+        server.requests().len(),
+        1,
+        "nothing more reached the system"
+    );
+}

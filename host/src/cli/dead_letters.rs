@@ -72,7 +72,8 @@ struct Row {
 fn open(manifest: &ManifestArg) -> anyhow::Result<(Manifest, Pipeline)> {
     let m = Manifest::load(&manifest.manifest)?;
     let store = Arc::new(super::open_store(&m)?);
-    let pipeline = Pipeline::new(store as Arc<dyn Store>, Arc::new(SystemClock));
+    let pipeline =
+        Pipeline::new(store as Arc<dyn Store>, Arc::new(SystemClock)).with_lease_time(m.lease_ttl);
     Ok((m, pipeline))
 }
 

@@ -4,8 +4,9 @@
 //! problems when there are several) and a `hint:` line.
 //!
 //! Exit codes: 0 success; 1 failure (the error says what failed); 2 usage
-//! (bad arguments, unknown tenant, flow or dead letter); 3 a flow halted or
-//! `check` found set-up to do (the output lists what to do).
+//! (bad arguments, unknown tenant, flow or dead letter); 3 a flow halted,
+//! `check` found set-up to do (the output lists what to do), or a flow runs
+//! in another process (the output names it).
 
 mod audit;
 mod check;
@@ -123,7 +124,7 @@ impl std::error::Error for UsageError {}
 const EXIT_FAILURE: u8 = 1;
 /// Exit code of a usage error (clap uses it too).
 const EXIT_USAGE: u8 = 2;
-/// Exit code when a flow halted or set-up is missing.
+/// Exit code when a flow halted, set-up is missing, or a flow runs elsewhere.
 const EXIT_HALTED: u8 = 3;
 
 pub fn main() -> ExitCode {
@@ -181,11 +182,29 @@ pub fn main() -> ExitCode {
             }
             if e.downcast_ref::<UsageError>().is_some() {
                 ExitCode::from(EXIT_USAGE)
+            } else if running_elsewhere(&e) {
+                ExitCode::from(EXIT_HALTED)
             } else {
                 ExitCode::from(EXIT_FAILURE)
             }
         }
     }
+}
+
+/// True when the command stopped because another process holds the flow
+/// (exit 3, as `sync` does for a flow running elsewhere).
+fn running_elsewhere(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<mlc_host::pipeline::PipelineError>(),
+            Some(mlc_host::pipeline::PipelineError::LeaseHeld(_))
+        ) || matches!(
+            cause.downcast_ref::<mlc_host::app::AppError>(),
+            Some(mlc_host::app::AppError::Pipeline(
+                mlc_host::pipeline::PipelineError::LeaseHeld(_)
+            ))
+        )
+    })
 }
 
 /// A next step for common errors.
@@ -219,6 +238,10 @@ fn hint(e: &anyhow::Error) -> Option<&'static str> {
         Some("`ml-connector status` lists the flows of the manifest")
     } else if text.contains("no tenant") || text.contains("pass --tenant") {
         Some("tenants are the [tenants.<name>] tables of the manifest")
+    } else if text.contains("is running elsewhere") {
+        Some(
+            "another process runs the flow now; try again when it is done (`ml-connector status` shows who holds it)",
+        )
     } else if text.contains("no dead letter") {
         Some("`ml-connector dead-letters list` shows the keys")
     } else {

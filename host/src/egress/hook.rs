@@ -49,7 +49,9 @@ impl WasiHttpHooks for EgressHooks {
         _fut: Box<dyn Future<Output = Result<(), Error>> + Send>,
     ) -> Box<dyn Future<Output = SendResult> + Send> {
         let policy = self.policy.clone();
-        Box::new(send(policy, request, options))
+        // Taken here, on the component's task (the send runs on another).
+        let lease = crate::coordination::current_write_lease();
+        Box::new(send(policy, request, options, lease))
     }
 }
 
@@ -57,6 +59,7 @@ async fn send(
     policy: Arc<ConnectionEgress>,
     request: Request<WasiBody>,
     options: Option<RequestOptions>,
+    lease: Option<Arc<crate::coordination::FlowLease>>,
 ) -> SendResult {
     let method = request.method().to_string();
     let Some(origin) = Origin::of_uri(request.uri()) else {
@@ -133,6 +136,15 @@ async fn send(
             .map_err(|_| Error::HttpRequestUriInvalid)?;
         *outgoing.headers_mut() = headers;
 
+        // The last look before the request leaves: a write whose run may
+        // have lost its lease (frozen, then taken over) is not sent.
+        if let Some(lease) = &lease
+            && lease.is_lost()
+        {
+            let fence = lease.fence();
+            tracing::warn!(tenant = %fence.tenant, flow = %fence.flow, token = fence.token, %method, "write not sent: the run may have lost its flow's lease");
+            return Err(Error::HttpRequestDenied);
+        }
         let (response, io) =
             wasmtime_wasi_http::default_send_request(outgoing, Some(options)).await?;
         let renew = response.status() == StatusCode::UNAUTHORIZED

@@ -1018,9 +1018,11 @@ impl FlowRun {
                     // The pending row is durable under the run's fence; the
                     // write goes out only while the lease is surely held.
                     self.pipeline.may_write()?;
-                    match instance
-                        .write(&sink.connection.connection, &sink.stream, &doc)
-                        .await
+                    match crate::coordination::writing_under(
+                        self.pipeline.shared.lease.clone(),
+                        instance.write(&sink.connection.connection, &sink.stream, &doc),
+                    )
+                    .await
                     {
                         Ok(written) => {
                             self.write_proven.store(true, Ordering::SeqCst);
