@@ -65,6 +65,36 @@ pub fn this_process() -> LeaseHolder {
         pid: std::process::id(),
         host: host_name(),
         command,
+        machine: machine(),
+    }
+}
+
+/// The kernel instance and pid namespace this process's pid is valid in:
+/// the boot id and the pid namespace's inode (empty off Linux, where no
+/// holder is ever judged dead by its pid).
+fn machine() -> String {
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id");
+    let namespace = std::fs::read_link("/proc/self/ns/pid");
+    match (boot, namespace) {
+        (Ok(boot), Ok(namespace)) => format!("{} {}", boot.trim(), namespace.display()),
+        _ => String::new(),
+    }
+}
+
+/// True when `holder` ran in this process's machine (same boot, same pid
+/// namespace) and its process is gone (no such pid, or a zombie): its
+/// lease can be taken at once instead of after its expiry. A reused pid
+/// only makes the holder look alive, which errs on the safe side.
+pub fn is_dead(holder: &LeaseHolder, this: &LeaseHolder) -> bool {
+    if holder.machine.is_empty() || holder.machine != this.machine || holder.pid == this.pid {
+        return false;
+    }
+    match std::fs::read_to_string(format!("/proc/{}/stat", holder.pid)) {
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+        // "pid (comm) state ...": the state follows the last ')'.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
     }
 }
 
@@ -106,7 +136,7 @@ pub struct FlowLease {
 /// The part of the lease time a holder keeps in reserve: it stops assuming
 /// the lease this long before the store would let another process take it.
 fn reserve(ttl: Duration) -> Duration {
-    ttl / 5
+    ttl / 4
 }
 
 impl FlowLease {
@@ -119,13 +149,21 @@ impl FlowLease {
         coordination: &Coordination,
     ) -> StoreResult<Result<(FlowLease, Option<LeaseInfo>), LeaseInfo>> {
         let ttl = coordination.ttl;
-        let asked = Instant::now();
-        let (info, took_over) = match store.lease_acquire(
-            tenant,
-            flow,
-            &coordination.holder,
-            ttl.as_millis() as u64,
-        )? {
+        let mut asked = Instant::now();
+        let mut grant =
+            store.lease_acquire(tenant, flow, &coordination.holder, ttl.as_millis() as u64)?;
+        // A holder that died on this machine (killed, crashed) is not waited
+        // out: its lease is broken and taken at once.
+        if let LeaseGrant::Held(info) = &grant
+            && is_dead(&info.holder, &coordination.holder)
+            && store.lease_break(info)?
+        {
+            tracing::warn!(%tenant, %flow, holder = %info.holder, "the flow's lease holder is no longer running; taking its lease over");
+            asked = Instant::now();
+            grant =
+                store.lease_acquire(tenant, flow, &coordination.holder, ttl.as_millis() as u64)?;
+        }
+        let (info, took_over) = match grant {
             LeaseGrant::Held(info) => return Ok(Err(info)),
             LeaseGrant::Granted { lease, took_over } => (lease, took_over),
         };
@@ -275,4 +313,76 @@ fn time_text(ms: u64) -> String {
     chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms as i64)
         .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
         .unwrap_or_else(|| ms.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SqliteStore;
+
+    fn exited_child_pid() -> u32 {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        pid
+    }
+
+    #[test]
+    fn a_holder_is_dead_only_when_its_pid_is_gone_from_this_machine() {
+        let this = this_process();
+        assert!(
+            !this.machine.is_empty(),
+            "Linux gives a boot id and pid namespace"
+        );
+        let mut live = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let gone = exited_child_pid();
+        let other = |pid: u32, machine: &str| LeaseHolder {
+            pid,
+            machine: machine.to_string(),
+            ..this_process()
+        };
+        assert!(is_dead(&other(gone, &this.machine), &this));
+        assert!(!is_dead(&other(live.id(), &this.machine), &this));
+        assert!(
+            !is_dead(&other(gone, "another-boot pid:[1]"), &this),
+            "a pid of another machine says nothing here"
+        );
+        assert!(
+            !is_dead(&other(gone, ""), &this),
+            "an unknown machine is never judged"
+        );
+        assert!(!is_dead(&this, &this), "this process is alive");
+        live.kill().unwrap();
+        live.wait().unwrap();
+        assert!(is_dead(&other(live.id(), &this.machine), &this));
+    }
+
+    #[tokio::test]
+    async fn a_dead_holders_lease_is_taken_over_without_waiting_and_a_live_ones_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("s.db")).unwrap());
+        let here = Coordination::new(Duration::from_secs(60));
+        let dead = LeaseHolder {
+            id: "dead".into(),
+            pid: exited_child_pid(),
+            ..this_process()
+        };
+        store.lease_acquire("acme", "f", &dead, 60_000).unwrap();
+        let (lease, took_over) = FlowLease::acquire(&store, "acme", "f", &here)
+            .unwrap()
+            .expect("a dead holder is not waited out");
+        assert_eq!(took_over.map(|l| l.holder.id), Some("dead".to_string()));
+        assert_eq!(here.takeovers.load(Ordering::Relaxed), 1);
+
+        // This process is alive: another process of this machine waits.
+        let neighbour = Coordination::new(Duration::from_secs(60));
+        let held = FlowLease::acquire(&store, "acme", "f", &neighbour)
+            .unwrap()
+            .expect_err("a live holder keeps its lease");
+        assert_eq!(held.holder, here.holder);
+        lease.release().unwrap();
+    }
 }

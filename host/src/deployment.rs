@@ -8,13 +8,13 @@ use crate::components;
 use crate::credentials::{Authenticator, Credentials, SecretSource, TokenPersistence};
 use crate::egress::{ConnectionEgress, EgressLimits};
 use crate::events::EventSink;
-use crate::manifest::{ConnectionSpec, ConnectorRef, Manifest, Schedule, schema};
+use crate::manifest::{ConnectionSpec, ConnectorRef, FlowSpec, Manifest, Schedule, schema};
 use crate::mapping::Mapping;
 use crate::pipeline::{ConnectionHandle, Endpoint, Flow};
 use crate::runtime::{
     AuthScheme, Capabilities, Connection, Connector, ConnectorSpec, Runtime, Sandbox, SandboxLimits,
 };
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 /// What the host offers every tenant.
@@ -183,6 +183,7 @@ impl Deployment {
                         retry: f.retry,
                         concurrency: f.concurrency,
                         requires: f.requires.clone(),
+                        exclusive_with: related_flows(&tenant.flows, fname),
                     });
                     schedules.insert(fname.clone(), f.schedule.clone());
                 }
@@ -207,6 +208,37 @@ impl Deployment {
             })
         }
     }
+}
+
+/// The flows `flow` is connected to by `requires`, either way and
+/// transitively (itself excluded): they read and write the same crosswalks,
+/// so they never run at the same time (in one process `requires` orders
+/// them; across processes the leases do, see `Flow::exclusive_with`).
+fn related_flows(flows: &BTreeMap<String, FlowSpec>, flow: &str) -> Vec<String> {
+    let mut related = BTreeSet::new();
+    for downstream in [false, true] {
+        let mut stack = vec![flow.to_string()];
+        while let Some(current) = stack.pop() {
+            let next: Vec<&String> = if downstream {
+                flows
+                    .iter()
+                    .filter(|(_, f)| f.requires.contains(&current))
+                    .map(|(name, _)| name)
+                    .collect()
+            } else {
+                flows
+                    .get(&current)
+                    .map(|f| f.requires.iter().collect())
+                    .unwrap_or_default()
+            };
+            for name in next {
+                if name != flow && related.insert(name.clone()) {
+                    stack.push(name.clone());
+                }
+            }
+        }
+    }
+    related.into_iter().collect()
 }
 
 async fn connection(
@@ -293,4 +325,31 @@ async fn connection(
         },
         spec,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn flows_linked_by_requires_either_way_are_exclusive_and_unlinked_ones_are_not() {
+        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifest.toml");
+        let manifest = Manifest::load(&shipped).expect("the shipped manifest loads");
+        let flows = &manifest.tenants["sandbox"].flows;
+        let vendors_back = related_flows(flows, "vendors-to-procurify");
+        assert!(vendors_back.contains(&"vendors-to-peoplesoft".to_string()));
+        assert!(
+            vendors_back.contains(&"requisitions-to-purchase-orders".to_string()),
+            "the PO flow requires vendors-to-peoplesoft, which requires this one"
+        );
+        assert!(!vendors_back.contains(&"accounts-to-procurify".to_string()));
+        assert!(!vendors_back.contains(&"vendors-to-procurify".to_string()));
+        let pos = related_flows(flows, "requisitions-to-purchase-orders");
+        assert!(pos.contains(&"departments-to-procurify".to_string()));
+        assert!(
+            !pos.contains(&"purchase-orders-to-peoplesoft".to_string()),
+            "two flows that only share requirements may run at once"
+        );
+    }
 }

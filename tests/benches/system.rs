@@ -657,6 +657,7 @@ async fn p5() -> P5 {
         pid: std::process::id(),
         host: "bench".into(),
         command: "bench".into(),
+        machine: String::new(),
     };
     let grant_us = cpu_per_call(2000, |i| {
         let flow = format!("flow-{}", i % 8);

@@ -115,6 +115,7 @@ impl PipelineKit {
             },
             concurrency: 4,
             requires: Vec::new(),
+            exclusive_with: Vec::new(),
         }
     }
 }

@@ -74,8 +74,9 @@ pub fn plain_line(step: usize, of: usize, report: &RunReport, took: Duration) ->
 pub struct Ran {
     /// One report per flow run.
     pub reports: Vec<RunReport>,
-    /// Flows running elsewhere (their leases), not run here.
-    pub busy: Vec<LeaseInfo>,
+    /// Flows not run here, each with the lease that kept it: its own (it
+    /// runs elsewhere) or that of a flow it is exclusive with.
+    pub busy: Vec<(String, LeaseInfo)>,
 }
 
 /// Runs each tenant's `flows` once in dependency order (tenants
@@ -148,7 +149,7 @@ pub async fn run_flows(
                             }
                             None => eprintln!("{line}"),
                         }
-                        ran.busy.push(*lease);
+                        ran.busy.push((flow.name.clone(), *lease));
                         continue;
                     }
                     other => other?,

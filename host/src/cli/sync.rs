@@ -122,9 +122,10 @@ pub async fn run(args: Args) -> anyhow::Result<Outcome> {
     if args.json {
         let mut json = report::json(&ran.reports);
         if let Some(runs) = json.as_array_mut() {
-            runs.extend(ran.busy.iter().map(|lease| {
+            runs.extend(ran.busy.iter().map(|(flow, lease)| {
                 serde_json::json!({
-                    "tenant": lease.tenant, "flow": lease.flow, "outcome": "running-elsewhere",
+                    "tenant": lease.tenant, "flow": flow, "outcome": "running-elsewhere",
+                    "running": lease.flow,
                     "message": mlc_host::coordination::describe(lease),
                     "holder": lease.holder, "since_ms": lease.acquired_ms, "expires_ms": lease.expires_ms,
                 })
@@ -133,13 +134,16 @@ pub async fn run(args: Args) -> anyhow::Result<Outcome> {
         println!("{}", serde_json::to_string_pretty(&json)?);
     } else {
         print!("{}", report::table(&ran.reports));
-        for lease in &ran.busy {
+        for (flow, lease) in &ran.busy {
+            let running = if *flow == lease.flow {
+                "it runs".to_string()
+            } else {
+                format!("{} (linked to it by `requires`) runs", lease.flow)
+            };
             println!(
-                "{}/{}: not run here: it runs in {}; wait for it with `ml-connector sync --flow {} --wait`",
+                "{}/{flow}: not run here: {running} in {}; wait for it with `ml-connector sync --flow {flow} --wait`",
                 lease.tenant,
-                lease.flow,
                 mlc_host::coordination::describe(lease),
-                lease.flow
             );
         }
     }

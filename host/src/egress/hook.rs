@@ -128,16 +128,13 @@ async fn send(
             .method(parts.method.clone())
             .uri(parts.uri.clone())
             .version(parts.version)
-            .body(
-                Full::new(body)
-                    .map_err(|never| match never {})
-                    .boxed_unsync(),
-            )
+            .body(FencedBody::new(body, lease.clone()).boxed_unsync())
             .map_err(|_| Error::HttpRequestUriInvalid)?;
         *outgoing.headers_mut() = headers;
 
-        // The last look before the request leaves: a write whose run may
-        // have lost its lease (frozen, then taken over) is not sent.
+        // A look before connecting: a write whose run may have lost its
+        // lease (frozen, then taken over) is not sent. The last look is the
+        // body's, once connected (`FencedBody`).
         if let Some(lease) = &lease
             && lease.is_lost()
         {
@@ -223,6 +220,57 @@ fn synthesized(
         .headers_mut()
         .insert(SYNTHESIZED_HEADER, HeaderValue::from_static("credentials"));
     (response, Box::new(async { Ok(()) }))
+}
+
+/// A request body that looks at the write's lease when the connection asks
+/// for the bytes, the instant before they are written to the socket (after
+/// the connect and handshake, which may have waited): if the run may have
+/// lost its lease meanwhile, the body fails, the connection is cut before
+/// the request is complete and the remote side never acts on it.
+struct FencedBody {
+    body: Option<Bytes>,
+    lease: Option<Arc<crate::coordination::FlowLease>>,
+}
+
+impl FencedBody {
+    fn new(body: Bytes, lease: Option<Arc<crate::coordination::FlowLease>>) -> Self {
+        FencedBody {
+            body: Some(body),
+            lease,
+        }
+    }
+}
+
+impl Body for FencedBody {
+    type Data = Bytes;
+    type Error = Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+        let Some(body) = self.body.take() else {
+            return Poll::Ready(None);
+        };
+        if let Some(lease) = &self.lease
+            && lease.is_lost()
+        {
+            let fence = lease.fence();
+            tracing::warn!(tenant = %fence.tenant, flow = %fence.flow, token = fence.token, "write cut off before its body left: the run may have lost its flow's lease");
+            return Poll::Ready(Some(Err(Error::HttpRequestDenied)));
+        }
+        Poll::Ready(Some(Ok(Frame::data(body))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        // Never "already ended": the body is always polled, so the lease
+        // is always looked at (an empty body too).
+        self.body.is_none()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.body.as_ref().map_or(0, |b| b.len() as u64))
+    }
 }
 
 /// A response body that fails once more than `cap` bytes have passed.

@@ -109,6 +109,12 @@ pub struct Flow {
     pub concurrency: usize,
     /// Flows that must run first in a cycle.
     pub requires: Vec<String>,
+    /// Flows that never run at the same time as this one, in any process:
+    /// those connected to it by `requires` (transitively, either way). They
+    /// share crosswalks, and a run reads the crosswalks once at its start:
+    /// vendors synchronized both ways by two processes at once would each
+    /// miss the other's fresh links and create every new vendor back.
+    pub exclusive_with: Vec<String>,
 }
 
 /// How a run ended.
@@ -186,7 +192,8 @@ pub enum PipelineError {
     /// A test asked the pipeline to stop abruptly here (crash simulation).
     #[error("simulated crash after write {0}")]
     SimulatedCrash(u64),
-    /// Another process runs the flow now; nothing was read or written.
+    /// Another process runs the flow now, or a flow it is exclusive with
+    /// (the lease names which); nothing was read or written.
     #[error(
         "flow {} of tenant {} is running elsewhere: {}",
         .0.flow,
@@ -361,7 +368,7 @@ impl Pipeline {
     /// Runs one flow once, holding its lease; [`PipelineError::LeaseHeld`]
     /// when another process runs it.
     pub async fn run_flow(&self, flow: &Flow) -> Result<RunReport, PipelineError> {
-        let lease = self.take_lease(&flow.tenant, &flow.name)?;
+        let lease = self.take_run_lease(flow)?;
         self.run_leased(flow, lease).await
     }
 
@@ -374,7 +381,7 @@ impl Pipeline {
     ) -> Result<RunReport, PipelineError> {
         let deadline = Instant::now() + wait;
         loop {
-            match self.take_lease(&flow.tenant, &flow.name) {
+            match self.take_run_lease(flow) {
                 Err(PipelineError::LeaseHeld(info)) if Instant::now() < deadline => {
                     let until_expiry =
                         Duration::from_millis(info.expires_ms.saturating_sub(self.wall_ms()));
@@ -391,6 +398,44 @@ impl Pipeline {
 
     fn wall_ms(&self) -> u64 {
         crate::clock::SystemClock.now_ms()
+    }
+
+    /// Takes the lease of a flow for a run: its own, provided none of the
+    /// flows it is exclusive with runs in another process (checked after
+    /// taking ours, so of two such flows started at once in two processes,
+    /// at least one sees the other and leaves; both may, and retry later).
+    fn take_run_lease(&self, flow: &Flow) -> Result<FlowLease, PipelineError> {
+        let lease = self.take_lease(&flow.tenant, &flow.name)?;
+        if flow.exclusive_with.is_empty() {
+            return Ok(lease);
+        }
+        let coordination = &self.shared.coordination;
+        let now = self.wall_ms();
+        let busy = self
+            .shared
+            .base_store
+            .leases()
+            .map_err(PipelineError::Store)
+            .map(|leases| {
+                leases.into_iter().find(|l| {
+                    l.tenant == flow.tenant
+                        && flow.exclusive_with.contains(&l.flow)
+                        && l.holder.id != coordination.holder.id
+                        && l.expires_ms > now
+                        && !coordination::is_dead(&l.holder, &coordination.holder)
+                })
+            });
+        match busy {
+            Ok(None) => Ok(lease),
+            Ok(Some(related)) => {
+                lease.release()?;
+                Err(PipelineError::LeaseHeld(Box::new(related)))
+            }
+            Err(e) => {
+                lease.release()?;
+                Err(e)
+            }
+        }
     }
 
     /// Takes the lease of a flow (audited when it replaced a lapsed one).

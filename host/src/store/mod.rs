@@ -231,6 +231,12 @@ pub struct LeaseHolder {
     pub host: String,
     /// What the process is (`ml-connector run`, `ml-connector sync`, ...).
     pub command: String,
+    /// The kernel instance and pid namespace the pid belongs to (boot id and
+    /// namespace inode; empty when unknown): a holder with this process's
+    /// machine and a pid that no longer exists is dead, so its lease need
+    /// not be waited out.
+    #[serde(default)]
+    pub machine: String,
 }
 
 impl fmt::Display for LeaseHolder {
@@ -301,6 +307,10 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn lease_renew(&self, fence: &Fence, holder: &LeaseHolder, ttl_ms: u64) -> StoreResult<bool>;
     /// Gives a held lease up (no-op when it was taken over).
     fn lease_release(&self, fence: &Fence, holder: &LeaseHolder) -> StoreResult<()>;
+    /// Lets a lease lapse now, if `lease`'s holder still holds it with its
+    /// token (its holder is known dead): the next grant takes it over.
+    /// False when it was meanwhile renewed away, released or taken.
+    fn lease_break(&self, lease: &LeaseInfo) -> StoreResult<bool>;
     /// Every lease currently held (possibly lapsed, not yet taken over).
     fn leases(&self) -> StoreResult<Vec<LeaseInfo>>;
     /// A view of this store whose every write commits only while `fence`

@@ -57,7 +57,7 @@ const MIGRATIONS: &[&str] = &[
     //    (a released lease keeps its row and token; holder_id NULL = free).
     "CREATE TABLE leases (
         tenant TEXT NOT NULL, flow TEXT NOT NULL, token INTEGER NOT NULL,
-        holder_id TEXT, pid INTEGER, host TEXT, command TEXT,
+        holder_id TEXT, pid INTEGER, host TEXT, command TEXT, machine TEXT,
         acquired_ms INTEGER NOT NULL, renewed_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL,
         PRIMARY KEY (tenant, flow));",
 ];
@@ -243,8 +243,7 @@ fn live_leases(tx: &Transaction<'_>, now_ms: u64) -> rusqlite::Result<Vec<LeaseI
         .collect()
 }
 
-const LEASE_COLUMNS: &str =
-    "tenant, flow, token, holder_id, pid, host, command, acquired_ms, renewed_ms, expires_ms";
+const LEASE_COLUMNS: &str = "tenant, flow, token, holder_id, pid, host, command, machine, acquired_ms, renewed_ms, expires_ms";
 
 fn lease_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LeaseInfo> {
     Ok(LeaseInfo {
@@ -256,10 +255,11 @@ fn lease_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LeaseInfo> {
             pid: r.get::<_, Option<i64>>(4)?.unwrap_or_default() as u32,
             host: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
             command: r.get::<_, Option<String>>(6)?.unwrap_or_default(),
+            machine: r.get::<_, Option<String>>(7)?.unwrap_or_default(),
         },
-        acquired_ms: r.get::<_, i64>(7)? as u64,
-        renewed_ms: r.get::<_, i64>(8)? as u64,
-        expires_ms: r.get::<_, i64>(9)? as u64,
+        acquired_ms: r.get::<_, i64>(8)? as u64,
+        renewed_ms: r.get::<_, i64>(9)? as u64,
+        expires_ms: r.get::<_, i64>(10)? as u64,
     })
 }
 
@@ -408,10 +408,10 @@ impl Store for SqliteStore {
                 expires_ms: now.saturating_add(ttl_ms),
             };
             tx.prepare_cached(&format!(
-                "INSERT INTO leases ({LEASE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                "INSERT INTO leases ({LEASE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
                  ON CONFLICT (tenant, flow) DO UPDATE SET token = excluded.token,
                     holder_id = excluded.holder_id, pid = excluded.pid, host = excluded.host,
-                    command = excluded.command, acquired_ms = excluded.acquired_ms,
+                    command = excluded.command, machine = excluded.machine, acquired_ms = excluded.acquired_ms,
                     renewed_ms = excluded.renewed_ms, expires_ms = excluded.expires_ms"
             ))?
             .execute(params![
@@ -422,6 +422,7 @@ impl Store for SqliteStore {
                 holder.pid as i64,
                 holder.host,
                 holder.command,
+                holder.machine,
                 now as i64,
                 now as i64,
                 lease.expires_ms as i64
@@ -474,6 +475,27 @@ impl Store for SqliteStore {
                 holder.id
             ])
             .map(|_| ())
+        })
+    }
+
+    fn lease_break(&self, lease: &LeaseInfo) -> StoreResult<bool> {
+        let unfenced = SqliteStore {
+            fence: None,
+            ..self.clone()
+        };
+        unfenced.write(|tx| {
+            let broken = tx
+                .prepare_cached(
+                    "UPDATE leases SET expires_ms = 0
+                     WHERE tenant = ?1 AND flow = ?2 AND token = ?3 AND holder_id = ?4",
+                )?
+                .execute(params![
+                    lease.tenant,
+                    lease.flow,
+                    lease.token as i64,
+                    lease.holder.id
+                ])?;
+            Ok(broken == 1)
         })
     }
 
@@ -862,6 +884,7 @@ mod tests {
             pid: 7,
             host: "box".into(),
             command: format!("ml-connector {id}"),
+            machine: String::new(),
         }
     }
 
@@ -971,6 +994,31 @@ mod tests {
             view.set_cursor("acme", "f", Some("c")),
             Err(StoreError::Fenced { .. })
         ));
+    }
+
+    #[test]
+    fn a_broken_lease_is_taken_over_at_once_but_only_from_the_holder_it_names() {
+        let (_d, s) = store();
+        let (a, _) = granted(s.lease_acquire("acme", "f", &holder("a"), 60_000).unwrap());
+        // A stale view of the lease (an older token) breaks nothing.
+        let stale = LeaseInfo {
+            token: a.token - 1,
+            ..a.clone()
+        };
+        assert!(!s.lease_break(&stale).unwrap());
+        assert!(matches!(
+            s.lease_acquire("acme", "f", &holder("b"), 60_000).unwrap(),
+            LeaseGrant::Held(_)
+        ));
+        assert!(s.lease_break(&a).unwrap());
+        let (b, took) = granted(s.lease_acquire("acme", "f", &holder("b"), 60_000).unwrap());
+        assert_eq!(took.map(|l| l.holder), Some(holder("a")));
+        assert!(b.token > a.token);
+        assert!(
+            !s.lease_break(&a).unwrap(),
+            "once taken over, the dead holder's lease is not there to break"
+        );
+        assert!(s.lease_renew(&fence_of(&b), &holder("b"), 60_000).unwrap());
     }
 
     #[test]

@@ -165,10 +165,10 @@ pub fn spec() -> &'static Value {
     static SPEC: OnceLock<Value> = OnceLock::new();
     SPEC.get_or_init(|| {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../shared/reference/procurify-openapi.yaml");
+            .join("spec/procurify-openapi.yaml");
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
             panic!(
-                "conformance needs Procurify's OpenAPI spec at {} ({e}); restore shared/reference/procurify-openapi.yaml",
+                "conformance needs Procurify's OpenAPI spec at {} ({e}); restore sandbox/spec/procurify-openapi.yaml from Procurify's published spec",
                 path.display()
             )
         });
