@@ -650,3 +650,66 @@ async fn a_request_made_under_a_lost_lease_never_leaves_the_host() {
         "nothing more reached the system"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flow_waits_while_a_flow_linked_by_requires_runs_elsewhere_and_an_unlinked_one_runs() {
+    use mlc_host::store::{LeaseGrant, LeaseHolder};
+    let stage = Stage::start(
+        ProcurifyConfig {
+            requisitions: 10,
+            ..ProcurifyConfig::default()
+        },
+        PeopleSoftConfig::default(),
+        25,
+        deployment(30, None),
+    )
+    .await;
+    // This test process runs vendors-to-procurify, as another daemon would.
+    let holder = LeaseHolder {
+        id: "test-holder".into(),
+        pid: std::process::id(),
+        host: "test-host".into(),
+        command: "ml-connector run".into(),
+        machine: String::new(),
+    };
+    assert!(matches!(
+        stage
+            .store()
+            .lease_acquire("sandbox", "vendors-to-procurify", &holder, 60_000)
+            .unwrap(),
+        LeaseGrant::Granted { .. }
+    ));
+    // Vendors both ways would echo each other's new vendors back.
+    let suppliers_before = stage.peoplesoft.emulator().vendors().len();
+    let out = sync(&stage, &["--flow", "vendors-to-peoplesoft", "--json"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report[0]["flow"], "vendors-to-peoplesoft", "{report}");
+    assert_eq!(report[0]["outcome"], "running-elsewhere", "{report}");
+    assert_eq!(report[0]["running"], "vendors-to-procurify", "{report}");
+    let out = sync(&stage, &["--flow", "vendors-to-peoplesoft"]);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains(
+            "sandbox/vendors-to-peoplesoft: not run here: vendors-to-procurify (linked to it by `requires`) runs in ml-connector run (pid "
+        ),
+        "{stdout}"
+    );
+    assert_eq!(
+        stage.peoplesoft.emulator().vendors().len(),
+        suppliers_before,
+        "nothing was written"
+    );
+    // Accounts share no requirement with the vendor flows: they run.
+    let out = sync(&stage, &["--flow", "accounts-to-procurify"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        stage
+            .store()
+            .leases()
+            .unwrap()
+            .iter()
+            .all(|l| l.flow == "vendors-to-procurify"),
+        "the refused run released its own lease"
+    );
+}
