@@ -530,7 +530,7 @@ fn audit_count(store: &dyn Store, event: &str) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_letter_replay_while_another_process_runs_the_flow_exits_3_naming_it_and_changes_nothing()
  {
-    use mlc_host::store::{LeaseGrant, LeaseHolder, LedgerEntry, RecordState};
+    use mlc_host::store::{LeaseGrant, LeaseHolder, LedgerEntry, LedgerKind, RecordState};
     let stage = Stage::start(
         ProcurifyConfig {
             requisitions: 10,
@@ -543,22 +543,22 @@ async fn a_dead_letter_replay_while_another_process_runs_the_flow_exits_3_naming
     .await;
     let store = stage.store();
     store
-        .ledger_put(&LedgerEntry {
-            tenant: "sandbox".into(),
-            flow: PO_FLOW.into(),
-            key: "R1-V1".into(),
-            source_key: "1".into(),
-            hash: "h".into(),
-            state: RecordState::Dead,
-            attempts: 1,
-            target_key: None,
-            reason: Some("rejected: Vendor ID is not valid".into()),
-            source_doc: Some("{}".into()),
-            body: Some("{}".into()),
-            xref: None,
-            not_before_ms: None,
-            updated_ms: 1,
-        })
+        .ledger_put(
+            &LedgerEntry::new(
+                "sandbox",
+                PO_FLOW,
+                LedgerKind::Document,
+                "R1-V1",
+                "1",
+                RecordState::Dead,
+                1,
+            )
+            .with_hash("h")
+            .with_attempts(1)
+            .with_reason("rejected: Vendor ID is not valid")
+            .with_source_doc(Some("{}".into()))
+            .with_body(Some("{}".into())),
+        )
         .unwrap();
     // This test process holds the flow, as a running daemon would.
     let holder = LeaseHolder {
@@ -590,7 +590,7 @@ async fn a_dead_letter_replay_while_another_process_runs_the_flow_exits_3_naming
         );
         assert_eq!(
             store
-                .ledger_get("sandbox", PO_FLOW, "R1-V1")
+                .ledger_get("sandbox", PO_FLOW, LedgerKind::Document, "R1-V1")
                 .unwrap()
                 .unwrap()
                 .state,

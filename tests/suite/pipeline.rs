@@ -3,8 +3,8 @@
 //! deferral, cursor), clear halts, dead letters, a verifiable audit trail.
 
 use mlc_host::audit::{self, Verification};
-use mlc_host::pipeline::{OnChange, RunOutcome};
-use mlc_host::store::{RecordState, Store};
+use mlc_host::pipeline::{OnChange, PipelineError, RunOutcome};
+use mlc_host::store::{LedgerKind, RecordState, Store};
 use mlc_sandbox::faults::{Fault, FaultRule};
 use mlc_tests::pipeline_kit::{PipelineKit, TENANT};
 use serde_json::json;
@@ -378,7 +378,7 @@ async fn rejected_record_becomes_a_dead_letter_that_can_be_replayed() {
     kit.service.accept_key("ORD-2");
     assert!(
         pipeline
-            .replay_dead_letter(TENANT, "orders", "ORD-2")
+            .replay_dead_letter(TENANT, "orders", LedgerKind::Document, "ORD-2")
             .unwrap()
     );
     pipeline.run_flow(&flow).await.unwrap();
@@ -474,7 +474,20 @@ async fn unreadable_source_record_is_kept_as_a_dead_letter_and_the_rest_delivere
     let report = kit.pipeline().run_flow(&flow).await.unwrap();
     assert_eq!((report.counts.delivered, report.counts.unreadable), (2, 1));
     let dead = kit.pipeline().dead_letters(TENANT, "orders").unwrap();
-    assert_eq!(dead[0].key, "unreadable:2");
+    assert_eq!(
+        (dead[0].kind, dead[0].key.as_str()),
+        (LedgerKind::Unreadable, "2")
+    );
+    // Nothing to map again and no way to read one record by key: replay
+    // says so and the letter stays, never parked forever.
+    let replay = kit
+        .pipeline()
+        .replay_dead_letter(TENANT, "orders", LedgerKind::Unreadable, "2");
+    assert!(
+        matches!(replay, Err(PipelineError::NotReplayable { .. })),
+        "{replay:?}"
+    );
+    assert_eq!(kit.pipeline().dead_letters(TENANT, "orders").unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -517,4 +530,43 @@ async fn audit_chain_verifies_and_detects_an_edited_or_deleted_row() {
         audit::verify(kit.store.as_ref()).unwrap(),
         Verification::Broken { seq: 3, .. }
     ));
+}
+
+#[tokio::test]
+async fn a_source_saying_more_pages_without_a_new_cursor_stops_the_run_naming_the_stream() {
+    use mlc_host::pipeline::{ConnectionHandle, Endpoint};
+    use mlc_host::runtime::Connection;
+    use mlc_tests::{SandboxBuilder, misbehaving};
+    use std::sync::Arc;
+
+    let kit = PipelineKit::start().await;
+    let mut flow = kit.flow("stuck", "records", "orders", r#"{key: "STUCK", body: {ok: .ok}}"#);
+    flow.source = Endpoint {
+        connection: Arc::new(ConnectionHandle {
+            name: "source".into(),
+            connector: misbehaving(),
+            sandbox: SandboxBuilder::new(TENANT, &kit.server.base_url())
+                .connection("source")
+                .build(),
+            connection: Connection {
+                base_url: kit.server.base_url(),
+                config: "{}".into(),
+            },
+        }),
+        stream: "stuck".into(),
+    };
+    let report = tokio::time::timeout(Duration::from_secs(60), kit.pipeline().run_flow(&flow))
+        .await
+        .expect("the run stops instead of reading the same page forever")
+        .unwrap();
+    match &report.outcome {
+        RunOutcome::Halted(m) => assert!(
+            m.contains("reading stuck") && m.contains("protocol error") && m.contains("\"p1\""),
+            "{m}"
+        ),
+        other => panic!("expected a halt naming the stream, got {other:?}"),
+    }
+    // The start gave cursor p1, p1 gave p1 again: two pages, no third.
+    assert_eq!(report.counts.read, 2, "{report:?}");
+    assert_eq!(kit.service.posts("orders", "STUCK"), 1);
 }

@@ -3,13 +3,16 @@
 //! `on_change = "dead-letter"`). `replay` puts one back for the next run (a
 //! document is looked up before it is written again; a record is mapped
 //! again); `discard` drops it for good (kept in the ledger as skipped). Both
-//! are recorded in the audit log.
+//! are recorded in the audit log. Each letter is shown with its kind
+//! (`document`, `source` record that did not map, `unreadable` record); a
+//! record the source could not read cannot be replayed, which `replay` says
+//! (exit 1) after handling the others.
 
 use super::{ManifestArg, Outcome, UsageError, time_text};
 use mlc_host::clock::SystemClock;
 use mlc_host::manifest::Manifest;
-use mlc_host::pipeline::Pipeline;
-use mlc_host::store::Store;
+use mlc_host::pipeline::{Pipeline, PipelineError};
+use mlc_host::store::{LedgerKind, Store};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -50,6 +53,10 @@ pub struct Selection {
     /// Keys, as `list` shows them.
     #[arg(required_unless_present = "all")]
     keys: Vec<String>,
+    /// Only dead letters of this kind (`document`, `source`, `unreadable`),
+    /// for a key that names more than one.
+    #[arg(long, value_parser = parse_kind)]
+    kind: Option<LedgerKind>,
     /// Every dead letter of the flow.
     #[arg(long, conflicts_with = "keys")]
     all: bool,
@@ -58,10 +65,17 @@ pub struct Selection {
     json: bool,
 }
 
+fn parse_kind(text: &str) -> Result<LedgerKind, String> {
+    LedgerKind::parse(text).ok_or_else(|| {
+        format!("unknown kind {text:?}: use document, source or unreadable")
+    })
+}
+
 #[derive(Debug, Serialize)]
 struct Row {
     tenant: String,
     flow: String,
+    kind: &'static str,
     key: String,
     source_key: String,
     reason: String,
@@ -96,6 +110,7 @@ fn list(
                 rows.push(Row {
                     tenant: e.tenant,
                     flow: e.flow,
+                    kind: e.kind.as_str(),
                     key: e.key,
                     source_key: e.source_key,
                     reason: e.reason.unwrap_or_default(),
@@ -132,10 +147,11 @@ pub async fn run(cmd: Command) -> anyhow::Result<Outcome> {
             } else {
                 for r in &rows {
                     println!(
-                        "{}/{}  {}  (source {}, {} attempt(s), {})\n    {}",
+                        "{}/{}  {}  ({}, source {}, {} attempt(s), {})\n    {}",
                         r.tenant,
                         r.flow,
                         r.key,
+                        r.kind,
                         r.source_key,
                         r.attempts,
                         time_text(r.updated_ms),
@@ -158,47 +174,71 @@ async fn act(sel: Selection, action: &'static str) -> anyhow::Result<()> {
     let (m, pipeline) = open(&sel.manifest)?;
     let tenant = super::pick_tenant(&m, sel.tenant.as_deref())?;
     super::check_flow(&m, &tenant, &sel.flow)?;
-    let keys: Vec<String> = if sel.all {
-        pipeline
-            .dead_letters(&tenant, &sel.flow)?
-            .into_iter()
-            .map(|e| e.key)
-            .collect()
-    } else {
-        sel.keys.clone()
-    };
-    // Refuse the whole batch when one key is not a dead letter: nothing half done.
-    let known: Vec<String> = pipeline
+    let letters: Vec<(LedgerKind, String)> = pipeline
         .dead_letters(&tenant, &sel.flow)?
         .into_iter()
-        .map(|e| e.key)
+        .filter(|e| sel.kind.is_none_or(|k| k == e.kind))
+        .map(|e| (e.kind, e.key))
         .collect();
-    if let Some(missing) = keys.iter().find(|k| !known.contains(k)) {
-        return Err(UsageError(format!(
-            "no dead letter {missing:?} in flow {} of tenant {tenant}",
-            sel.flow
-        ))
-        .into());
-    }
+    let chosen: Vec<(LedgerKind, String)> = if sel.all {
+        letters
+    } else {
+        // Refuse the whole batch when one key is not a dead letter: nothing half done.
+        if let Some(missing) = sel
+            .keys
+            .iter()
+            .find(|k| !letters.iter().any(|(_, key)| key == *k))
+        {
+            return Err(UsageError(format!(
+                "no dead letter {missing:?}{} in flow {} of tenant {tenant}",
+                sel.kind
+                    .map(|k| format!(" of kind {k}"))
+                    .unwrap_or_default(),
+                sel.flow
+            ))
+            .into());
+        }
+        letters
+            .into_iter()
+            .filter(|(_, key)| sel.keys.contains(key))
+            .collect()
+    };
     let mut done = Vec::new();
-    for key in &keys {
+    let mut refused = Vec::new();
+    for (kind, key) in &chosen {
         let changed = if action == "replayed" {
-            pipeline.replay_dead_letter(&tenant, &sel.flow, key)?
+            pipeline.replay_dead_letter(&tenant, &sel.flow, *kind, key)
         } else {
-            pipeline.discard_dead_letter(&tenant, &sel.flow, key)?
+            pipeline.discard_dead_letter(&tenant, &sel.flow, *kind, key)
         };
-        if changed {
-            done.push(key.clone());
+        match changed {
+            Ok(true) => done.push((*kind, key.clone())),
+            Ok(false) => {}
+            // Said at the end; the others are still handled.
+            Err(e @ PipelineError::NotReplayable { .. }) => refused.push(e.to_string()),
+            Err(e) => return Err(e.into()),
         }
     }
     if sel.json {
+        let keys: Vec<&str> = done.iter().map(|(_, key)| key.as_str()).collect();
+        let letters: Vec<_> = done
+            .iter()
+            .map(|(kind, key)| serde_json::json!({ "kind": kind.as_str(), "key": key }))
+            .collect();
         println!(
             "{}",
-            serde_json::json!({ "tenant": tenant, "flow": sel.flow, "action": action, "keys": done })
+            serde_json::json!({
+                "tenant": tenant,
+                "flow": sel.flow,
+                "action": action,
+                "keys": keys,
+                "letters": letters,
+                "not_replayable": refused,
+            })
         );
     } else {
-        for key in &done {
-            println!("{action} {tenant}/{}  {key}", sel.flow);
+        for (kind, key) in &done {
+            println!("{action} {tenant}/{}  {key} ({kind})", sel.flow);
         }
         println!(
             "{} dead letter(s) {action}{}",
@@ -211,6 +251,13 @@ async fn act(sel: Selection, action: &'static str) -> anyhow::Result<()> {
             } else {
                 String::new()
             }
+        );
+    }
+    if !refused.is_empty() {
+        anyhow::bail!(
+            "{} dead letter(s) not replayed:\n  {}",
+            refused.len(),
+            refused.join("\n  ")
         );
     }
     Ok(())

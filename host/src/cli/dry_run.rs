@@ -6,18 +6,22 @@
 
 use super::Outcome;
 use mlc_host::app::App;
-use mlc_host::mapping::{Action, Bindings, Outcome as Mapped};
-use mlc_host::pipeline::{Flow, OnChange, order_by_requirements};
-use mlc_host::runtime::{CallError, Doc, Failure};
-use mlc_host::store::{RecordState, Store};
+use mlc_host::mapping::{Action, Bindings};
+use mlc_host::pipeline::decide::{RecordDecision, decide, decide_record};
+use mlc_host::pipeline::trail::next_cursor;
+use mlc_host::pipeline::verdict::verdict;
+use mlc_host::pipeline::{Flow, order_by_requirements};
+use mlc_host::runtime::Doc;
+use mlc_host::store::{LedgerKind, Store};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 /// What a real run would do with one document or record.
 #[derive(Debug, Clone, Serialize)]
 pub struct Planned {
-    /// `write`, `rewrite`, `retry`, `link`, `skip`, `unchanged`, `park`,
-    /// `dead-letter` or `hold` (changed, kept by `on_change = "ignore"`).
+    /// `write`, `rewrite`, `retry`, `wait` (deferred until its Retry-After),
+    /// `link`, `skip`, `unchanged`, `park`, `dead-letter` or `hold` (changed,
+    /// kept by `on_change = "ignore"`): the pipeline's own decision
+    /// ([`mlc_host::pipeline::decide`]).
     pub action: &'static str,
     /// Source record key.
     pub source_key: String,
@@ -54,10 +58,6 @@ impl Preview {
     }
 }
 
-fn sha256_hex(text: &str) -> String {
-    hex::encode(Sha256::digest(text.as_bytes()))
-}
-
 fn plan_record(
     app: &App,
     flow: &Flow,
@@ -66,83 +66,49 @@ fn plan_record(
     out: &mut Vec<Planned>,
 ) -> anyhow::Result<()> {
     let store = app.store.as_ref();
-    match flow.mapping.run(&doc.body, bindings) {
-        Mapped::Parked(reason) => out.push(Planned {
-            action: "park",
-            source_key: doc.key.clone(),
-            key: None,
-            body: None,
-            detail: Some(reason),
-        }),
-        Mapped::Failed(reason) => out.push(Planned {
-            action: "dead-letter",
-            source_key: doc.key.clone(),
-            key: None,
-            body: None,
-            detail: Some(format!("mapping {}: {reason}", flow.mapping.name())),
-        }),
-        Mapped::Mapped(outputs) => {
-            for output in outputs {
-                let existing = store.ledger_get(&flow.tenant, &flow.name, &output.key)?;
-                let (action, body, detail) = match output.action {
-                    Action::Link(target) => {
-                        let same = existing.as_ref().is_some_and(|e| {
-                            e.state == RecordState::Delivered
-                                && e.target_key.as_deref() == Some(target.as_str())
-                        });
-                        (if same { "unchanged" } else { "link" }, None, Some(target))
-                    }
-                    Action::Skip(reason) => {
-                        let same = existing.as_ref().is_some_and(|e| {
-                            e.state == RecordState::Delivered
-                                || (e.state == RecordState::Skipped
-                                    && e.reason.as_deref() == Some(reason.as_str()))
-                        });
-                        (if same { "unchanged" } else { "skip" }, None, Some(reason))
-                    }
-                    Action::Write(text) => {
-                        let hash = sha256_hex(&text);
-                        let action = match &existing {
-                            Some(e)
-                                if e.hash == hash
-                                    && matches!(
-                                        e.state,
-                                        RecordState::Delivered | RecordState::Dead
-                                    ) =>
-                            {
-                                "unchanged"
-                            }
-                            Some(e) if e.state == RecordState::Delivered => match flow.on_change {
-                                OnChange::Rewrite => "rewrite",
-                                OnChange::Ignore => "hold",
-                                OnChange::DeadLetter => "dead-letter",
-                            },
-                            Some(e)
-                                if matches!(
-                                    e.state,
-                                    RecordState::Pending | RecordState::Retrying
-                                ) =>
-                            {
-                                "retry"
-                            }
-                            _ => "write",
-                        };
-                        let detail = existing
-                            .as_ref()
-                            .filter(|_| action != "write" && action != "unchanged")
-                            .and_then(|e| e.target_key.clone());
-                        (action, serde_json::from_str(&text).ok(), detail)
-                    }
-                };
-                out.push(Planned {
-                    action,
-                    source_key: doc.key.clone(),
-                    key: Some(output.key),
-                    body,
-                    detail,
-                });
-            }
+    let previous = store.ledger_get(&flow.tenant, &flow.name, LedgerKind::Source, &doc.key)?;
+    let outcome = flow.mapping.run(&doc.body, bindings);
+    let decision = decide_record(previous.as_ref(), &outcome, &doc.body);
+    let outputs = match outcome {
+        mlc_host::mapping::Outcome::Mapped(outputs) => outputs,
+        mlc_host::mapping::Outcome::Parked(reason) | mlc_host::mapping::Outcome::Failed(reason) => {
+            let detail = match decision {
+                RecordDecision::Park { .. } => reason,
+                _ => format!("mapping {}: {reason}", flow.mapping.name()),
+            };
+            out.push(Planned {
+                action: decision.as_str().unwrap_or("unchanged"),
+                source_key: doc.key.clone(),
+                key: None,
+                body: None,
+                detail: Some(detail),
+            });
+            return Ok(());
         }
+    };
+    let now = app.clock.now_ms();
+    for output in outputs {
+        let existing = store.ledger_get(&flow.tenant, &flow.name, LedgerKind::Document, &output.key)?;
+        let decision = decide(existing.as_ref(), &output.action, flow.on_change, now);
+        let action = decision.as_str();
+        let (body, detail) = match output.action {
+            Action::Link(target) => (None, Some(target)),
+            Action::Skip(reason) => (None, Some(reason)),
+            Action::Write(text) => {
+                let detail = existing
+                    .as_ref()
+                    .filter(|_| action != "write" && action != "unchanged")
+                    .and_then(|e| e.target_key.clone());
+                (serde_json::from_str(&text).ok(), detail)
+            }
+        };
+        out.push(Planned {
+            action,
+            source_key: doc.key.clone(),
+            key: Some(output.key),
+            body,
+            detail,
+        });
     }
     Ok(())
 }
@@ -208,26 +174,22 @@ pub async fn preview(app: &App, flow: &Flow) -> anyhow::Result<Preview> {
                 if !page.more {
                     break;
                 }
-                // A source that says "more" without a new cursor would loop forever.
-                if page.cursor.is_none() || page.cursor == cursor {
-                    preview.error = Some(format!(
-                        "reading {}: the source said more pages follow but gave no new cursor; stopped",
-                        flow.source.stream
-                    ));
-                    break;
+                // The pipeline's guard: "more" without a new cursor stops the run.
+                match next_cursor(
+                    &flow.source.stream,
+                    cursor.as_deref(),
+                    page.cursor.as_deref(),
+                ) {
+                    Ok(next) => cursor = Some(next),
+                    Err(stuck) => {
+                        preview.error = Some(stuck.to_string());
+                        preview.halts = true;
+                        break;
+                    }
                 }
-                cursor = page.cursor;
             }
             Err(e) => {
-                preview.halts = matches!(
-                    &e,
-                    CallError::Failed {
-                        failure: Failure::Unauthorized(_)
-                            | Failure::NotEnabled(_)
-                            | Failure::Config(_),
-                        ..
-                    } | CallError::Unsupported { .. }
-                );
+                preview.halts = verdict(&e).halts();
                 preview.error = Some(format!("reading {}: {e}", flow.source.stream));
                 break;
             }
@@ -236,10 +198,11 @@ pub async fn preview(app: &App, flow: &Flow) -> anyhow::Result<Preview> {
     Ok(preview)
 }
 
-const ACTIONS: [&str; 9] = [
+const ACTIONS: [&str; 10] = [
     "write",
     "rewrite",
     "retry",
+    "wait",
     "link",
     "skip",
     "hold",

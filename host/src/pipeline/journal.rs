@@ -359,11 +359,17 @@ impl Journal {
             }
             _ => tracing::debug!(%tenant, %flow, event = name, "{}", fields.message),
         }
-        if let Ok(mut counters) = self.counters.lock() {
-            *counters
-                .entry((tenant.to_string(), flow.to_string(), name))
-                .or_default() += 1;
-        }
+        // A poisoned lock means a task panicked mid-count: stop rather than
+        // count on from numbers that may be off.
+        *self
+            .counters
+            .lock()
+            .map_err(|_| StoreError::Corrupt {
+                what: "the journal's event counters".into(),
+                detail: "a task panicked while updating them; restart the process".into(),
+            })?
+            .entry((tenant.to_string(), flow.to_string(), name))
+            .or_default() += 1;
         let record = AuditRecord {
             time_ms: self.clock.now_ms(),
             tenant: tenant.to_string(),
@@ -380,8 +386,13 @@ impl Journal {
         self.store.commit(tenant, ledger, xrefs, &[record])
     }
 
-    /// A copy of the counters.
+    /// A copy of the counters. Read even from a poisoned lock: these are
+    /// the counts as they stand (never an empty default), and the run whose
+    /// task panicked has already stopped on it in [`Journal::record_with`].
     pub fn counters(&self) -> Counters {
-        self.counters.lock().map(|c| c.clone()).unwrap_or_default()
+        self.counters
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 }

@@ -23,10 +23,20 @@
 //!   fenced by the lease's token, and sends no remote write once it may have
 //!   lost the lease: wherever other processes share the store, each flow has
 //!   one writer.
+//!
+//! Modules: [`decide`] (the dedup and change policy, pure, shared with the
+//! dry run), [`verdict`] (what a failed call means), [`trail`] (cursor
+//! checkpoints and the stuck-cursor guard), `concurrency` (key locks, write
+//! gate, sink pool, first error), `run` (one run by phase: `read`, `record`,
+//! `deliver`), `journal` (events to audit rows), `retry` (backoff).
 
+mod concurrency;
+pub mod decide;
 mod journal;
 mod retry;
 mod run;
+pub mod trail;
+pub mod verdict;
 
 pub use journal::{Counters, FlowEvent, Journal};
 pub use retry::RetryPolicy;
@@ -35,7 +45,7 @@ use crate::clock::Clock;
 use crate::coordination::{self, Coordination, FlowLease};
 use crate::mapping::Mapping;
 use crate::runtime::{Connection, Connector, Sandbox};
-use crate::store::{LeaseInfo, LedgerEntry, RecordState, Store, StoreError};
+use crate::store::{LeaseInfo, LedgerEntry, LedgerKind, RecordState, Store, StoreError};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -188,6 +198,25 @@ pub enum PipelineError {
         key: String,
         /// The panic's message.
         message: String,
+    },
+    /// An invariant of the run broke (a task panicked holding a lock, a page
+    /// the run's bookkeeping does not know): a bug; the run stopped rather
+    /// than carry on with state it cannot trust.
+    #[error("the run's state broke: {0}; the run stopped (a bug: please report it)")]
+    Broken(String),
+    /// A dead letter that cannot be put back: there is nothing to retry.
+    #[error("dead letter {key} ({kind}) of flow {flow} of tenant {tenant} cannot be replayed: {detail}")]
+    NotReplayable {
+        /// Tenant.
+        tenant: String,
+        /// Flow.
+        flow: String,
+        /// What the row stands for.
+        kind: LedgerKind,
+        /// Its key.
+        key: String,
+        /// Why, and what to do instead.
+        detail: String,
     },
     /// A test asked the pipeline to stop abruptly here (crash simulation).
     #[error("simulated crash after write {0}")]
@@ -526,20 +555,41 @@ impl Pipeline {
 
     /// Puts a dead letter back: a document is written again (after a lookup)
     /// in the next run; a source record that did not map is mapped again.
+    /// A record the source could not read has no content to retry, and the
+    /// connector contract has no read of one record by its key:
+    /// [`PipelineError::NotReplayable`], and the letter stays.
     pub fn replay_dead_letter(
         &self,
         tenant: &str,
         flow: &str,
+        kind: LedgerKind,
         key: &str,
     ) -> Result<bool, PipelineError> {
-        self.handle_dead_letter(tenant, flow, key, "replayed", |entry| {
-            entry.state = if entry.body.is_some() {
-                RecordState::Retrying
-            } else {
-                RecordState::Parked
+        self.handle_dead_letter(tenant, flow, kind, key, "replayed", |entry| {
+            let not_replayable = |detail: &str| PipelineError::NotReplayable {
+                tenant: tenant.to_string(),
+                flow: flow.to_string(),
+                kind,
+                key: key.to_string(),
+                detail: detail.to_string(),
+            };
+            entry.state = match (entry.kind, &entry.body, &entry.source_doc) {
+                (LedgerKind::Document, Some(_), _) => RecordState::Retrying,
+                (LedgerKind::Source, _, Some(_)) => RecordState::Parked,
+                (LedgerKind::Unreadable, _, _) => {
+                    return Err(not_replayable(
+                        "the source could not read this record, so there is nothing to map again, and connectors cannot read one record by its key; correct it in the source system (an edited record is listed again by the next run), then discard this dead letter",
+                    ));
+                }
+                (LedgerKind::Document | LedgerKind::Source, _, _) => {
+                    return Err(not_replayable(
+                        "its content was not kept; discard it, and correct the record in the source system so the next run reads it again",
+                    ));
+                }
             };
             entry.attempts = 0;
             entry.reason = Some("replayed by the operator".into());
+            Ok(())
         })
     }
 
@@ -548,12 +598,14 @@ impl Pipeline {
         &self,
         tenant: &str,
         flow: &str,
+        kind: LedgerKind,
         key: &str,
     ) -> Result<bool, PipelineError> {
-        self.handle_dead_letter(tenant, flow, key, "discarded", |entry| {
+        self.handle_dead_letter(tenant, flow, kind, key, "discarded", |entry| {
             entry.state = RecordState::Skipped;
             entry.reason = Some("discarded by the operator".into());
             entry.body = None;
+            Ok(())
         })
     }
 
@@ -563,22 +615,23 @@ impl Pipeline {
         &self,
         tenant: &str,
         flow: &str,
+        kind: LedgerKind,
         key: &str,
         action: &'static str,
-        decide: impl FnOnce(&mut LedgerEntry),
+        decide: impl FnOnce(&mut LedgerEntry) -> Result<(), PipelineError>,
     ) -> Result<bool, PipelineError> {
         // Exclusive: under the flow's lease, so a run elsewhere never sees a
         // half-handled letter and this never overwrites what a run decided.
         let lease = self.take_lease(tenant, flow)?;
         let store = self.shared.base_store.fenced(lease.fence().clone());
         let handled = (|| {
-            let Some(mut entry) = store.ledger_get(tenant, flow, key)? else {
+            let Some(mut entry) = store.ledger_get(tenant, flow, kind, key)? else {
                 return Ok(false);
             };
             if entry.state != RecordState::Dead {
                 return Ok(false);
             }
-            decide(&mut entry);
+            decide(&mut entry)?;
             entry.updated_ms = self.shared.clock.now_ms();
             self.shared.journal.with_store(store.clone()).record_with(
                 tenant,

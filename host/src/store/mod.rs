@@ -107,14 +107,59 @@ impl fmt::Display for RecordState {
     }
 }
 
-/// One ledger row: one document of one flow of one tenant.
+/// What a ledger row stands for. Part of the row's identity: a document
+/// and a source record may share a key without sharing a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LedgerKind {
+    /// A mapped document, keyed by its output key (the sink's idempotency key).
+    Document,
+    /// A source record that did not map (parked or unmappable), keyed by its source key.
+    Source,
+    /// A source record the connector could not read, keyed by its source key.
+    Unreadable,
+}
+
+impl LedgerKind {
+    /// Every kind.
+    pub const ALL: [LedgerKind; 3] = [
+        LedgerKind::Document,
+        LedgerKind::Source,
+        LedgerKind::Unreadable,
+    ];
+
+    /// The kind's stored and displayed name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LedgerKind::Document => "document",
+            LedgerKind::Source => "source",
+            LedgerKind::Unreadable => "unreadable",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(text: &str) -> Option<LedgerKind> {
+        LedgerKind::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+}
+
+impl fmt::Display for LedgerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One ledger row: one document (or one source record) of one flow of one
+/// tenant. Built with [`LedgerEntry::new`] and the `with_*` methods.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LedgerEntry {
     /// Tenant.
     pub tenant: String,
     /// Flow.
     pub flow: String,
-    /// The mapped document's key (the sink's idempotency key, e.g. PO_REF).
+    /// What the row stands for.
+    pub kind: LedgerKind,
+    /// The mapped document's key (the sink's idempotency key, e.g. PO_REF),
+    /// or the source record's key for the other kinds.
     pub key: String,
     /// The source record it came from.
     pub source_key: String,
@@ -141,6 +186,86 @@ pub struct LedgerEntry {
     pub not_before_ms: Option<u64>,
     /// Last change, ms since the epoch.
     pub updated_ms: u64,
+}
+
+impl LedgerEntry {
+    /// A row of `kind` for `key` in `state`, changed at `updated_ms`; the
+    /// other fields empty until set with the `with_*` methods.
+    pub fn new(
+        tenant: &str,
+        flow: &str,
+        kind: LedgerKind,
+        key: &str,
+        source_key: &str,
+        state: RecordState,
+        updated_ms: u64,
+    ) -> LedgerEntry {
+        LedgerEntry {
+            tenant: tenant.to_string(),
+            flow: flow.to_string(),
+            kind,
+            key: key.to_string(),
+            source_key: source_key.to_string(),
+            hash: String::new(),
+            state,
+            attempts: 0,
+            target_key: None,
+            reason: None,
+            source_doc: None,
+            body: None,
+            xref: None,
+            not_before_ms: None,
+            updated_ms,
+        }
+    }
+
+    /// With the content hash.
+    pub fn with_hash(mut self, hash: impl Into<String>) -> LedgerEntry {
+        self.hash = hash.into();
+        self
+    }
+
+    /// With the write attempts so far.
+    pub fn with_attempts(mut self, attempts: u32) -> LedgerEntry {
+        self.attempts = attempts;
+        self
+    }
+
+    /// With the target's identity (or none).
+    pub fn with_target_key(mut self, target_key: Option<String>) -> LedgerEntry {
+        self.target_key = target_key;
+        self
+    }
+
+    /// With the reason of its state.
+    pub fn with_reason(mut self, reason: impl Into<String>) -> LedgerEntry {
+        self.reason = Some(reason.into());
+        self
+    }
+
+    /// With the source record (or none).
+    pub fn with_source_doc(mut self, source_doc: Option<String>) -> LedgerEntry {
+        self.source_doc = source_doc;
+        self
+    }
+
+    /// With the mapped body (or none).
+    pub fn with_body(mut self, body: Option<String>) -> LedgerEntry {
+        self.body = body;
+        self
+    }
+
+    /// With the crosswalk entries to set on delivery (JSON list, or none).
+    pub fn with_xref(mut self, xref: Option<String>) -> LedgerEntry {
+        self.xref = xref;
+        self
+    }
+
+    /// With the earliest time of the next write attempt (or none).
+    pub fn with_not_before_ms(mut self, not_before_ms: Option<u64>) -> LedgerEntry {
+        self.not_before_ms = not_before_ms;
+        self
+    }
 }
 
 /// Ledger row counts per state.
@@ -324,11 +449,23 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn set_cursor(&self, tenant: &str, flow: &str, cursor: Option<&str>) -> StoreResult<()>;
 
     /// One ledger row.
-    fn ledger_get(&self, tenant: &str, flow: &str, key: &str) -> StoreResult<Option<LedgerEntry>>;
+    fn ledger_get(
+        &self,
+        tenant: &str,
+        flow: &str,
+        kind: LedgerKind,
+        key: &str,
+    ) -> StoreResult<Option<LedgerEntry>>;
     /// Inserts or replaces a ledger row.
     fn ledger_put(&self, entry: &LedgerEntry) -> StoreResult<()>;
     /// Removes a ledger row (a parked source record that has since mapped).
-    fn ledger_delete(&self, tenant: &str, flow: &str, key: &str) -> StoreResult<()>;
+    fn ledger_delete(
+        &self,
+        tenant: &str,
+        flow: &str,
+        kind: LedgerKind,
+        key: &str,
+    ) -> StoreResult<()>;
     /// Rows of a flow in `state`, oldest change first, at most `limit`.
     fn ledger_in_state(
         &self,

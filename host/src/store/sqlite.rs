@@ -8,7 +8,7 @@
 
 use super::{
     AuditRecord, AuditRow, Crosswalks, Fence, FlowRun, LeaseGrant, LeaseHolder, LeaseInfo,
-    LedgerEntry, RecordState, StateCounts, Store, StoreError, StoreResult,
+    LedgerEntry, LedgerKind, RecordState, StateCounts, Store, StoreError, StoreResult,
 };
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use sha2::{Digest, Sha256};
@@ -60,6 +60,31 @@ const MIGRATIONS: &[&str] = &[
         holder_id TEXT, pid INTEGER, host TEXT, command TEXT, machine TEXT,
         acquired_ms INTEGER NOT NULL, renewed_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL,
         PRIMARY KEY (tenant, flow));",
+    // 5: a ledger row's kind is a column and part of its identity, not a
+    //    key prefix: `source:K` and `unreadable:K` rows become kind `source`
+    //    and `unreadable` with key `K`; every other row is a `document`.
+    "CREATE TABLE ledger_v5 (
+        tenant TEXT NOT NULL, flow TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL,
+        source_key TEXT NOT NULL, hash TEXT NOT NULL, state TEXT NOT NULL,
+        attempts INTEGER NOT NULL, target_key TEXT, reason TEXT,
+        source_doc TEXT, body TEXT, updated_ms INTEGER NOT NULL,
+        xref TEXT, not_before_ms INTEGER,
+        PRIMARY KEY (tenant, flow, kind, key));
+     INSERT INTO ledger_v5 (tenant, flow, kind, key, source_key, hash, state, attempts,
+        target_key, reason, source_doc, body, updated_ms, xref, not_before_ms)
+     SELECT tenant, flow,
+        CASE WHEN substr(key, 1, 7) = 'source:' THEN 'source'
+             WHEN substr(key, 1, 11) = 'unreadable:' THEN 'unreadable'
+             ELSE 'document' END,
+        CASE WHEN substr(key, 1, 7) = 'source:' THEN substr(key, 8)
+             WHEN substr(key, 1, 11) = 'unreadable:' THEN substr(key, 12)
+             ELSE key END,
+        source_key, hash, state, attempts, target_key, reason, source_doc, body,
+        updated_ms, xref, not_before_ms
+     FROM ledger;
+     DROP TABLE ledger;
+     ALTER TABLE ledger_v5 RENAME TO ledger;
+     CREATE INDEX ledger_state ON ledger (tenant, flow, state, updated_ms);",
 ];
 
 /// The hash that precedes the first audit row.
@@ -337,38 +362,61 @@ fn append_audit(
     })
 }
 
-fn ledger_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(LedgerEntry, String)> {
-    let state: String = row.get(5)?;
-    Ok((
-        LedgerEntry {
-            tenant: row.get(0)?,
-            flow: row.get(1)?,
-            key: row.get(2)?,
-            source_key: row.get(3)?,
-            hash: row.get(4)?,
-            state: RecordState::Pending,
-            attempts: row.get(6)?,
-            target_key: row.get(7)?,
-            reason: row.get(8)?,
-            source_doc: row.get(9)?,
-            body: row.get(10)?,
-            updated_ms: row.get::<_, i64>(11)? as u64,
-            xref: row.get(12)?,
-            not_before_ms: row.get::<_, Option<i64>>(13)?.map(|v| v as u64),
-        },
-        state,
-    ))
+/// A ledger row as stored: its kind and state still text.
+struct RawLedgerRow {
+    entry: LedgerEntry,
+    kind: String,
+    state: String,
 }
 
-fn with_state((mut entry, state): (LedgerEntry, String)) -> StoreResult<LedgerEntry> {
-    entry.state = RecordState::parse(&state).ok_or_else(|| StoreError::Corrupt {
+fn ledger_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawLedgerRow> {
+    let tenant: String = row.get(0)?;
+    let flow: String = row.get(1)?;
+    let key: String = row.get(2)?;
+    let source_key: String = row.get(3)?;
+    let entry = LedgerEntry::new(
+        &tenant,
+        &flow,
+        LedgerKind::Document,
+        &key,
+        &source_key,
+        RecordState::Pending,
+        row.get::<_, i64>(11)? as u64,
+    )
+    .with_hash(row.get::<_, String>(4)?)
+    .with_attempts(row.get(6)?)
+    .with_target_key(row.get(7)?)
+    .with_source_doc(row.get(9)?)
+    .with_body(row.get(10)?)
+    .with_xref(row.get(12)?)
+    .with_not_before_ms(row.get::<_, Option<i64>>(13)?.map(|v| v as u64));
+    let mut entry = entry;
+    entry.reason = row.get(8)?;
+    Ok(RawLedgerRow {
+        entry,
+        kind: row.get(14)?,
+        state: row.get(5)?,
+    })
+}
+
+fn with_state(raw: RawLedgerRow) -> StoreResult<LedgerEntry> {
+    let RawLedgerRow {
+        mut entry,
+        kind,
+        state,
+    } = raw;
+    let corrupt = |detail: String| StoreError::Corrupt {
         what: format!("ledger row {}/{}/{}", entry.tenant, entry.flow, entry.key),
-        detail: format!("unknown state {state:?}"),
-    })?;
+        detail,
+    };
+    entry.state =
+        RecordState::parse(&state).ok_or_else(|| corrupt(format!("unknown state {state:?}")))?;
+    entry.kind =
+        LedgerKind::parse(&kind).ok_or_else(|| corrupt(format!("unknown kind {kind:?}")))?;
     Ok(entry)
 }
 
-const LEDGER_COLUMNS: &str = "tenant, flow, key, source_key, hash, state, attempts, target_key, reason, source_doc, body, updated_ms, xref, not_before_ms";
+const LEDGER_COLUMNS: &str = "tenant, flow, key, source_key, hash, state, attempts, target_key, reason, source_doc, body, updated_ms, xref, not_before_ms, kind";
 
 impl Store for SqliteStore {
     fn lease_acquire(
@@ -542,15 +590,21 @@ impl Store for SqliteStore {
         })
     }
 
-    fn ledger_get(&self, tenant: &str, flow: &str, key: &str) -> StoreResult<Option<LedgerEntry>> {
+    fn ledger_get(
+        &self,
+        tenant: &str,
+        flow: &str,
+        kind: LedgerKind,
+        key: &str,
+    ) -> StoreResult<Option<LedgerEntry>> {
         let conn = self.lock();
         let mut stmt = conn
             .prepare_cached(&format!(
-                "SELECT {LEDGER_COLUMNS} FROM ledger WHERE tenant = ?1 AND flow = ?2 AND key = ?3"
+                "SELECT {LEDGER_COLUMNS} FROM ledger WHERE tenant = ?1 AND flow = ?2 AND kind = ?3 AND key = ?4"
             ))
             .map_err(|e| self.err(e))?;
         let row = stmt
-            .query_row(params![tenant, flow, key], ledger_from_row)
+            .query_row(params![tenant, flow, kind.as_str(), key], ledger_from_row)
             .optional()
             .map_err(|e| self.err(e))?;
         row.map(with_state).transpose()
@@ -560,10 +614,18 @@ impl Store for SqliteStore {
         self.commit(&e.tenant, std::slice::from_ref(e), &[], &[])
     }
 
-    fn ledger_delete(&self, tenant: &str, flow: &str, key: &str) -> StoreResult<()> {
+    fn ledger_delete(
+        &self,
+        tenant: &str,
+        flow: &str,
+        kind: LedgerKind,
+        key: &str,
+    ) -> StoreResult<()> {
         self.write(|tx| {
-            tx.prepare_cached("DELETE FROM ledger WHERE tenant = ?1 AND flow = ?2 AND key = ?3")?
-                .execute(params![tenant, flow, key])
+            tx.prepare_cached(
+                "DELETE FROM ledger WHERE tenant = ?1 AND flow = ?2 AND kind = ?3 AND key = ?4",
+            )?
+            .execute(params![tenant, flow, kind.as_str(), key])
                 .map(|_| ())
         })
     }
@@ -659,7 +721,7 @@ impl Store for SqliteStore {
         self.write(|tx| {
             let mut put = tx.prepare_cached(&format!(
                 "INSERT OR REPLACE INTO ledger ({LEDGER_COLUMNS})
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
             ))?;
             for e in ledger {
                 put.execute(params![
@@ -676,7 +738,8 @@ impl Store for SqliteStore {
                     e.body,
                     e.updated_ms as i64,
                     e.xref,
-                    e.not_before_ms.map(|v| v as i64)
+                    e.not_before_ms.map(|v| v as i64),
+                    e.kind.as_str()
                 ])?;
             }
             let mut xref = tx.prepare_cached(
@@ -860,22 +923,11 @@ mod tests {
     }
 
     fn entry(key: &str, state: RecordState) -> LedgerEntry {
-        LedgerEntry {
-            tenant: "acme".into(),
-            flow: "f".into(),
-            key: key.into(),
-            source_key: format!("src-{key}"),
-            hash: "h".into(),
-            state,
-            attempts: 1,
-            target_key: None,
-            reason: None,
-            source_doc: Some("{}".into()),
-            body: None,
-            updated_ms: 1,
-            xref: None,
-            not_before_ms: None,
-        }
+        LedgerEntry::new("acme", "f", LedgerKind::Document, key, &format!("src-{key}"), state, 1)
+            .with_hash("h")
+            .with_attempts(1)
+            .with_source_doc(Some("{}".into()))
+    }
     }
 
     fn holder(id: &str) -> LeaseHolder {
@@ -949,7 +1001,7 @@ mod tests {
         let refused = [
             view.set_cursor("acme", "f", Some("c2")).err(),
             view.ledger_put(&entry("k1", RecordState::Delivered)).err(),
-            view.ledger_delete("acme", "f", "k1").err(),
+            view.ledger_delete("acme", "f", LedgerKind::Document, "k1").err(),
             view.xref_put("acme", "vendor", "1", "V1").err(),
             view.audit_append(&AuditRecord {
                 time_ms: 1,
@@ -977,7 +1029,7 @@ mod tests {
         }
         assert_eq!(s.cursor("acme", "f").unwrap().as_deref(), Some("c1"));
         assert_eq!(
-            s.ledger_get("acme", "f", "k1").unwrap().unwrap().state,
+            s.ledger_get("acme", "f", LedgerKind::Document, "k1").unwrap().unwrap().state,
             RecordState::Pending
         );
         assert!(s.xrefs("acme").unwrap().is_empty());
@@ -1062,6 +1114,81 @@ mod tests {
     }
 
     #[test]
+    fn migration_5_turns_key_prefixes_into_kinds_and_keeps_every_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mlc.db");
+        // A store as version 4 left it, with rows of every old key form.
+        {
+            let conn = Connection::open(&path).unwrap();
+            for migration in &MIGRATIONS[..4] {
+                conn.execute_batch(migration).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 4i64).unwrap();
+            for (key, state, reason) in [
+                ("PO-1", "delivered", None),
+                ("source:7", "parked", Some("no vendor crosswalk entry")),
+                ("unreadable:9", "dead", Some("unreadable at the source: bad json")),
+                ("source-like", "pending", None),
+            ] {
+                conn.execute(
+                    "INSERT INTO ledger (tenant, flow, key, source_key, hash, state, attempts,
+                        target_key, reason, source_doc, body, updated_ms, xref, not_before_ms)
+                     VALUES ('acme', 'f', ?1, 's', 'h', ?2, 2, NULL, ?3, '{}', NULL, 5, NULL, 9)",
+                    params![key, state, reason],
+                )
+                .unwrap();
+            }
+        }
+        let s = SqliteStore::open(&path).unwrap();
+        let get = |kind, key| s.ledger_get("acme", "f", kind, key).unwrap();
+        assert_eq!(
+            get(LedgerKind::Document, "PO-1").unwrap().state,
+            RecordState::Delivered
+        );
+        let parked = get(LedgerKind::Source, "7").expect("source:7 became kind source, key 7");
+        assert_eq!(
+            (parked.state, parked.attempts, parked.not_before_ms),
+            (RecordState::Parked, 2, Some(9))
+        );
+        assert_eq!(
+            parked.reason.as_deref(),
+            Some("no vendor crosswalk entry")
+        );
+        assert_eq!(
+            get(LedgerKind::Unreadable, "9").unwrap().state,
+            RecordState::Dead
+        );
+        assert!(get(LedgerKind::Document, "source-like").is_some());
+        assert!(get(LedgerKind::Document, "source:7").is_none());
+        assert_eq!(
+            s.ledger_counts("acme", "f").unwrap().values().sum::<u64>(),
+            4
+        );
+    }
+
+    #[test]
+    fn a_document_and_a_source_record_with_one_key_are_two_rows() {
+        let (_d, s) = store();
+        s.ledger_put(&entry("k1", RecordState::Delivered)).unwrap();
+        let mut source = entry("k1", RecordState::Parked);
+        source.kind = LedgerKind::Source;
+        s.ledger_put(&source).unwrap();
+        s.ledger_delete("acme", "f", LedgerKind::Source, "k1").unwrap();
+        assert_eq!(
+            s.ledger_get("acme", "f", LedgerKind::Document, "k1")
+                .unwrap()
+                .unwrap()
+                .state,
+            RecordState::Delivered
+        );
+        assert!(
+            s.ledger_get("acme", "f", LedgerKind::Source, "k1")
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
     fn ledger_rows_are_per_tenant_and_flow() {
         let (_d, s) = store();
         s.ledger_put(&entry("k1", RecordState::Parked)).unwrap();
@@ -1069,11 +1196,11 @@ mod tests {
         other.tenant = "globex".into();
         s.ledger_put(&other).unwrap();
         assert_eq!(
-            s.ledger_get("acme", "f", "k1").unwrap().unwrap().state,
+            s.ledger_get("acme", "f", LedgerKind::Document, "k1").unwrap().unwrap().state,
             RecordState::Parked
         );
         assert_eq!(
-            s.ledger_get("globex", "f", "k1").unwrap().unwrap().state,
+            s.ledger_get("globex", "f", LedgerKind::Document, "k1").unwrap().unwrap().state,
             RecordState::Delivered
         );
         assert_eq!(

@@ -4,7 +4,7 @@
 //! clear line, a hint, and the documented exit code.
 
 use crate::kit::{Kit, TENANT, assert_code, http_get};
-use mlc_host::store::{LedgerEntry, RecordState, SqliteStore, Store};
+use mlc_host::store::{LedgerEntry, LedgerKind, RecordState, SqliteStore, Store};
 use mlc_sandbox::peoplesoft::PeopleSoftConfig;
 use std::time::Duration;
 
@@ -493,22 +493,20 @@ async fn audit_list_export_and_verify_and_an_edited_row_breaks_the_chain() {
 }
 
 fn dead_letter(key: &str, reason: &str) -> LedgerEntry {
-    LedgerEntry {
-        tenant: TENANT.into(),
-        flow: "requisitions-to-purchase-orders".into(),
-        key: key.into(),
-        source_key: "42".into(),
-        hash: "0".repeat(64),
-        state: RecordState::Dead,
-        attempts: 1,
-        target_key: None,
-        reason: Some(reason.into()),
-        source_doc: Some("{\"id\":42}".into()),
-        body: Some("{\"po\":1}".into()),
-        xref: None,
-        not_before_ms: None,
-        updated_ms: 1_700_000_000_000,
-    }
+    LedgerEntry::new(
+        TENANT,
+        "requisitions-to-purchase-orders",
+        LedgerKind::Document,
+        key,
+        "42",
+        RecordState::Dead,
+        1_700_000_000_000,
+    )
+    .with_hash("0".repeat(64))
+    .with_attempts(1)
+    .with_reason(reason)
+    .with_source_doc(Some("{\"id\":42}".into()))
+    .with_body(Some("{\"po\":1}".into()))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -546,7 +544,7 @@ async fn dead_letters_are_listed_with_reasons_then_replayed_or_discarded() {
     assert_eq!(discard.json()["keys"], serde_json::json!(["R42-V2"]));
     assert_eq!(
         store
-            .ledger_get(TENANT, flow, "R42-V1")
+            .ledger_get(TENANT, flow, LedgerKind::Document, "R42-V1")
             .unwrap()
             .unwrap()
             .state,
@@ -554,7 +552,7 @@ async fn dead_letters_are_listed_with_reasons_then_replayed_or_discarded() {
     );
     assert_eq!(
         store
-            .ledger_get(TENANT, flow, "R42-V2")
+            .ledger_get(TENANT, flow, LedgerKind::Document, "R42-V2")
             .unwrap()
             .unwrap()
             .state,
@@ -574,6 +572,66 @@ async fn dead_letters_are_listed_with_reasons_then_replayed_or_discarded() {
     );
     let bad_flow = kit.run(&["dead-letters", "list", "--flow", "nope"]).await;
     assert_code(&bad_flow, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_all_puts_back_what_it_can_and_names_the_unreadable_record_it_cannot() {
+    let kit = Kit::at("http://127.0.0.1:8701", "http://127.0.0.1:8702", |m| m);
+    let flow = "requisitions-to-purchase-orders";
+    let store = SqliteStore::open(&kit.store_path()).unwrap();
+    let unreadable = LedgerEntry::new(
+        TENANT,
+        flow,
+        LedgerKind::Unreadable,
+        "R7",
+        "R7",
+        RecordState::Dead,
+        1_700_000_000_000,
+    )
+    .with_reason("unreadable at the source: not an object");
+    store.ledger_put(&unreadable).unwrap();
+    store
+        .ledger_put(&dead_letter("R42-V1", "rejected: VENDOR_ID is inactive"))
+        .unwrap();
+    let list = kit.run(&["dead-letters", "list"]).await;
+    assert_code(&list, 0);
+    assert!(
+        list.stdout.contains("R7  (unreadable,") && !list.stdout.contains("unreadable:R7"),
+        "{}",
+        list.stdout
+    );
+    let replay = kit
+        .run(&["dead-letters", "replay", "--flow", flow, "--all", "--json"])
+        .await;
+    assert_code(&replay, 1);
+    assert_eq!(replay.json()["keys"], serde_json::json!(["R42-V1"]));
+    assert!(
+        replay.stderr.contains("R7 (unreadable)") && replay.stderr.contains("cannot be replayed"),
+        "{}",
+        replay.stderr
+    );
+    let get = |kind, key| {
+        store
+            .ledger_get(TENANT, flow, kind, key)
+            .unwrap()
+            .unwrap()
+            .state
+    };
+    assert_eq!(get(LedgerKind::Document, "R42-V1"), RecordState::Retrying);
+    assert_eq!(
+        get(LedgerKind::Unreadable, "R7"),
+        RecordState::Dead,
+        "still a dead letter, not parked forever"
+    );
+    let one = kit
+        .run(&["dead-letters", "replay", "--flow", flow, "R7"])
+        .await;
+    assert_code(&one, 1);
+    let discard = kit
+        .run(&["dead-letters", "discard", "--flow", flow, "--kind", "unreadable", "R7"])
+        .await;
+    assert_code(&discard, 0);
+    assert_eq!(get(LedgerKind::Unreadable, "R7"), RecordState::Skipped);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

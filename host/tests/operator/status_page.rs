@@ -8,7 +8,7 @@ use crate::kit::{Kit, TENANT, component_cache, http_get};
 use mlc_host::app::{App, AppOptions};
 use mlc_host::clock::SystemClock;
 use mlc_host::daemon::{Monitor, serve};
-use mlc_host::store::{LedgerEntry, RecordState, Store};
+use mlc_host::store::{LedgerEntry, LedgerKind, RecordState, Store};
 use mlc_sandbox::peoplesoft::PeopleSoftConfig;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -141,22 +141,22 @@ async fn the_status_page_shows_flows_counts_halts_dead_letters_and_the_chart_in_
         .expect("deactivated");
     // A document PeopleSoft refused earlier, waiting for the operator.
     app.store
-        .ledger_put(&LedgerEntry {
-            tenant: TENANT.into(),
-            flow: "requisitions-to-purchase-orders".into(),
-            key: "R999-V1".into(),
-            source_key: "999".into(),
-            hash: "0".repeat(64),
-            state: RecordState::Dead,
-            attempts: 1,
-            target_key: None,
-            reason: Some("rejected: Vendor ID is not valid for SetID SHARE".into()),
-            source_doc: Some("{\"id\":999}".into()),
-            body: Some("{}".into()),
-            xref: None,
-            not_before_ms: None,
-            updated_ms: 1_700_000_000_000,
-        })
+        .ledger_put(
+            &LedgerEntry::new(
+                TENANT,
+                "requisitions-to-purchase-orders",
+                LedgerKind::Document,
+                "R999-V1",
+                "999",
+                RecordState::Dead,
+                1_700_000_000_000,
+            )
+            .with_hash("0".repeat(64))
+            .with_attempts(1)
+            .with_reason("rejected: Vendor ID is not valid for SetID SHARE")
+            .with_source_doc(Some("{\"id\":999}".into()))
+            .with_body(Some("{}".into())),
+        )
         .unwrap();
 
     let (stop, shutdown) = tokio::sync::watch::channel(false);

@@ -9,6 +9,9 @@
 //! - `snoop`: tries to read environment variables, arguments and files, and
 //!   returns what it found;
 //! - `panic`: panics;
+//! - `stuck`: one document per page, and always "more pages follow" with
+//!   the cursor it was given (`p1` from the start): a source whose cursor
+//!   never moves, which must stop the run instead of looping;
 //! - anything else: one well-behaved document.
 //!
 //! Writes echo the document key; lookups find nothing.
@@ -35,7 +38,7 @@ impl plugin::Guest for Misbehaving {
             name: "misbehaving".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             config_schema: r#"{"type":"object"}"#.into(),
-            streams: ["loop", "grow", "fetch", "snoop", "panic", "ok"]
+            streams: ["loop", "grow", "fetch", "snoop", "panic", "stuck", "ok"]
                 .into_iter()
                 .map(stream)
                 .collect(),
@@ -54,7 +57,19 @@ impl plugin::Guest for Misbehaving {
 }
 
 impl source::Guest for Misbehaving {
-    fn read(conn: Connection, stream: String, _cursor: Option<String>) -> Result<Page, Failure> {
+    fn read(conn: Connection, stream: String, cursor: Option<String>) -> Result<Page, Failure> {
+        if stream == "stuck" {
+            let cursor = cursor.unwrap_or_else(|| "p1".to_string());
+            return Ok(Page {
+                docs: vec![Doc {
+                    key: format!("stuck-{cursor}"),
+                    body: r#"{"ok":true}"#.to_string(),
+                }],
+                bad_records: Vec::new(),
+                cursor: Some(cursor),
+                more: true,
+            });
+        }
         let body = match stream.as_str() {
             "loop" => spin(),
             "grow" => grow(),
