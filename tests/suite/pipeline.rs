@@ -487,7 +487,10 @@ async fn unreadable_source_record_is_kept_as_a_dead_letter_and_the_rest_delivere
         matches!(replay, Err(PipelineError::NotReplayable { .. })),
         "{replay:?}"
     );
-    assert_eq!(kit.pipeline().dead_letters(TENANT, "orders").unwrap().len(), 1);
+    assert_eq!(
+        kit.pipeline().dead_letters(TENANT, "orders").unwrap().len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -540,7 +543,12 @@ async fn a_source_saying_more_pages_without_a_new_cursor_stops_the_run_naming_th
     use std::sync::Arc;
 
     let kit = PipelineKit::start().await;
-    let mut flow = kit.flow("stuck", "records", "orders", r#"{key: "STUCK", body: {ok: .ok}}"#);
+    let mut flow = kit.flow(
+        "stuck",
+        "records",
+        "orders",
+        r#"{key: "STUCK", body: {ok: .ok}}"#,
+    );
     flow.source = Endpoint {
         connection: Arc::new(ConnectionHandle {
             name: "source".into(),

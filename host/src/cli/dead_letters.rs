@@ -66,9 +66,8 @@ pub struct Selection {
 }
 
 fn parse_kind(text: &str) -> Result<LedgerKind, String> {
-    LedgerKind::parse(text).ok_or_else(|| {
-        format!("unknown kind {text:?}: use document, source or unreadable")
-    })
+    LedgerKind::parse(text)
+        .ok_or_else(|| format!("unknown kind {text:?}: use document, source or unreadable"))
 }
 
 #[derive(Debug, Serialize)]

@@ -1,8 +1,11 @@
 //! `ml-connector sync --dry-run`: reads each selected flow's source from its
 //! saved cursor and maps every record (and every parked one) with today's
 //! crosswalks, then says what a real run would do with each document:
-//! write, rewrite, link, skip, leave unchanged, park or dead-letter. Nothing
-//! is written, no ledger row, cursor or crosswalk changes.
+//! write, rewrite, retry, wait, link, skip, leave unchanged, park or
+//! dead-letter, decided by the pipeline's own [`mlc_host::pipeline::decide`]
+//! and halted by its own verdicts and cursor guard, so a dry run cannot
+//! disagree with a run. Nothing is written, no ledger row, cursor or
+//! crosswalk changes.
 
 use super::Outcome;
 use mlc_host::app::App;
@@ -12,7 +15,7 @@ use mlc_host::pipeline::trail::next_cursor;
 use mlc_host::pipeline::verdict::verdict;
 use mlc_host::pipeline::{Flow, order_by_requirements};
 use mlc_host::runtime::Doc;
-use mlc_host::store::{LedgerKind, Store};
+use mlc_host::store::{LedgerKind, RecordState, Store};
 use serde::Serialize;
 
 /// What a real run would do with one document or record.
@@ -88,7 +91,8 @@ fn plan_record(
     };
     let now = app.clock.now_ms();
     for output in outputs {
-        let existing = store.ledger_get(&flow.tenant, &flow.name, LedgerKind::Document, &output.key)?;
+        let existing =
+            store.ledger_get(&flow.tenant, &flow.name, LedgerKind::Document, &output.key)?;
         let decision = decide(existing.as_ref(), &output.action, flow.on_change, now);
         let action = decision.as_str();
         let (body, detail) = match output.action {

@@ -18,9 +18,7 @@ pub(crate) fn lock<'a, T>(
     what: &str,
 ) -> Result<MutexGuard<'a, T>, PipelineError> {
     mutex.lock().map_err(|_| {
-        PipelineError::Broken(format!(
-            "{what}: a task panicked while holding its lock"
-        ))
+        PipelineError::Broken(format!("{what}: a task panicked while holding its lock"))
     })
 }
 
@@ -112,7 +110,6 @@ impl WriteGate {
 }
 
 /// Sink instances of a run, up to the flow's concurrency.
-#[derive(Debug)]
 pub(crate) struct SinkPool {
     sink: Arc<ConnectionHandle>,
     idle: tokio::sync::Mutex<Vec<ConnectorInstance>>,
@@ -130,9 +127,7 @@ impl SinkPool {
     }
 
     /// A permit to use one instance; held for the whole delivery.
-    pub(crate) async fn permit(
-        &self,
-    ) -> Result<tokio::sync::SemaphorePermit<'_>, PipelineError> {
+    pub(crate) async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, PipelineError> {
         self.permits
             .acquire()
             .await
@@ -202,8 +197,7 @@ mod tests {
         let first = keys.hold(doc, "po-1").await.unwrap();
         let other = keys.hold(doc, "po-2").await.unwrap();
         let source = keys.hold(LedgerKind::Source, "po-1").await.unwrap();
-        let second =
-            tokio::time::timeout(Duration::from_millis(20), keys.hold(doc, "po-1")).await;
+        let second = tokio::time::timeout(Duration::from_millis(20), keys.hold(doc, "po-1")).await;
         assert!(second.is_err(), "po-1 is held");
         drop(first);
         let again = keys.hold(doc, "po-1").await.unwrap();

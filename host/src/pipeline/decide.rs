@@ -283,19 +283,17 @@ mod tests {
         let policies = [OnChange::Ignore, OnChange::Rewrite, OnChange::DeadLetter];
         for (existing, expected) in &table {
             for (policy, want) in policies.iter().zip(expected) {
-                let got = decide(
-                    existing.as_ref(),
-                    &Action::Write(BODY.into()),
-                    *policy,
-                    NOW,
-                );
+                let got = decide(existing.as_ref(), &Action::Write(BODY.into()), *policy, NOW);
                 assert_eq!(
                     got,
                     *want,
                     "row {:?} policy {}",
-                    existing
-                        .as_ref()
-                        .map(|e| (e.state, e.hash == content_hash(BODY), &e.target_key, e.not_before_ms)),
+                    existing.as_ref().map(|e| (
+                        e.state,
+                        e.hash == content_hash(BODY),
+                        &e.target_key,
+                        e.not_before_ms
+                    )),
                     policy.as_str()
                 );
             }
@@ -335,7 +333,10 @@ mod tests {
                 "skipped for the same reason"
             );
             assert_eq!(
-                d(Some(row(RecordState::Skipped, false, false, None)), &Action::Skip("other".into())),
+                d(
+                    Some(row(RecordState::Skipped, false, false, None)),
+                    &Action::Skip("other".into())
+                ),
                 Decision::Skip
             );
             assert_eq!(
@@ -362,7 +363,10 @@ mod tests {
             RecordDecision::Park { news: true }
         );
         let failed = Outcome::Failed("boom".into());
-        assert_eq!(decide_record(None, &failed, BODY), RecordDecision::DeadLetter);
+        assert_eq!(
+            decide_record(None, &failed, BODY),
+            RecordDecision::DeadLetter
+        );
         let dead_same = row(RecordState::Dead, true, false, None);
         assert_eq!(
             decide_record(Some(&dead_same), &failed, BODY),

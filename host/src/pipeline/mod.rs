@@ -205,7 +205,9 @@ pub enum PipelineError {
     #[error("the run's state broke: {0}; the run stopped (a bug: please report it)")]
     Broken(String),
     /// A dead letter that cannot be put back: there is nothing to retry.
-    #[error("dead letter {key} ({kind}) of flow {flow} of tenant {tenant} cannot be replayed: {detail}")]
+    #[error(
+        "dead letter {key} ({kind}) of flow {flow} of tenant {tenant} cannot be replayed: {detail}"
+    )]
     NotReplayable {
         /// Tenant.
         tenant: String,

@@ -1,7 +1,10 @@
 //! Host bindings of the `mlc:connector` WIT, generated once here; the rest of
 //! the host uses the plain types re-exported by [`crate::runtime`].
 
-#![allow(missing_docs)]
+#![allow(
+    missing_docs,
+    reason = "generated bindings carry the WIT's docs, not rustdoc on every item"
+)]
 
 wasmtime::component::bindgen!({
     world: "connector",

@@ -76,7 +76,10 @@ impl ComponentCache {
             // into this directory (atomically, via rename), from
             // `Engine::precompile_component` output. wasmtime also checks the
             // header of the artifact against the engine before use.
-            #[allow(unsafe_code)]
+            #[allow(
+                unsafe_code,
+                reason = "deserializing a component this cache wrote for this engine (see SAFETY above)"
+            )]
             let loaded = unsafe { Component::deserialize_file(engine, &path) };
             match loaded {
                 Ok(component) => return Ok((component, CacheOutcome::Disk)),
@@ -93,7 +96,10 @@ impl ComponentCache {
             tracing::warn!(path = %path.display(), error = %e, "could not cache the compiled component")
         }
         // SAFETY: `bytes` was produced just now by this engine's `precompile_component`.
-        #[allow(unsafe_code)]
+        #[allow(
+            unsafe_code,
+            reason = "deserializing bytes this engine just compiled (see SAFETY above)"
+        )]
         let component = unsafe { Component::deserialize(engine, &bytes)? };
         Ok((component, CacheOutcome::Compiled))
     }

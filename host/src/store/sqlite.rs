@@ -626,7 +626,7 @@ impl Store for SqliteStore {
                 "DELETE FROM ledger WHERE tenant = ?1 AND flow = ?2 AND kind = ?3 AND key = ?4",
             )?
             .execute(params![tenant, flow, kind.as_str(), key])
-                .map(|_| ())
+            .map(|_| ())
         })
     }
 
@@ -923,11 +923,18 @@ mod tests {
     }
 
     fn entry(key: &str, state: RecordState) -> LedgerEntry {
-        LedgerEntry::new("acme", "f", LedgerKind::Document, key, &format!("src-{key}"), state, 1)
-            .with_hash("h")
-            .with_attempts(1)
-            .with_source_doc(Some("{}".into()))
-    }
+        LedgerEntry::new(
+            "acme",
+            "f",
+            LedgerKind::Document,
+            key,
+            &format!("src-{key}"),
+            state,
+            1,
+        )
+        .with_hash("h")
+        .with_attempts(1)
+        .with_source_doc(Some("{}".into()))
     }
 
     fn holder(id: &str) -> LeaseHolder {
@@ -1001,7 +1008,8 @@ mod tests {
         let refused = [
             view.set_cursor("acme", "f", Some("c2")).err(),
             view.ledger_put(&entry("k1", RecordState::Delivered)).err(),
-            view.ledger_delete("acme", "f", LedgerKind::Document, "k1").err(),
+            view.ledger_delete("acme", "f", LedgerKind::Document, "k1")
+                .err(),
             view.xref_put("acme", "vendor", "1", "V1").err(),
             view.audit_append(&AuditRecord {
                 time_ms: 1,
@@ -1029,7 +1037,10 @@ mod tests {
         }
         assert_eq!(s.cursor("acme", "f").unwrap().as_deref(), Some("c1"));
         assert_eq!(
-            s.ledger_get("acme", "f", LedgerKind::Document, "k1").unwrap().unwrap().state,
+            s.ledger_get("acme", "f", LedgerKind::Document, "k1")
+                .unwrap()
+                .unwrap()
+                .state,
             RecordState::Pending
         );
         assert!(s.xrefs("acme").unwrap().is_empty());
@@ -1127,7 +1138,11 @@ mod tests {
             for (key, state, reason) in [
                 ("PO-1", "delivered", None),
                 ("source:7", "parked", Some("no vendor crosswalk entry")),
-                ("unreadable:9", "dead", Some("unreadable at the source: bad json")),
+                (
+                    "unreadable:9",
+                    "dead",
+                    Some("unreadable at the source: bad json"),
+                ),
                 ("source-like", "pending", None),
             ] {
                 conn.execute(
@@ -1150,10 +1165,7 @@ mod tests {
             (parked.state, parked.attempts, parked.not_before_ms),
             (RecordState::Parked, 2, Some(9))
         );
-        assert_eq!(
-            parked.reason.as_deref(),
-            Some("no vendor crosswalk entry")
-        );
+        assert_eq!(parked.reason.as_deref(), Some("no vendor crosswalk entry"));
         assert_eq!(
             get(LedgerKind::Unreadable, "9").unwrap().state,
             RecordState::Dead
@@ -1173,7 +1185,8 @@ mod tests {
         let mut source = entry("k1", RecordState::Parked);
         source.kind = LedgerKind::Source;
         s.ledger_put(&source).unwrap();
-        s.ledger_delete("acme", "f", LedgerKind::Source, "k1").unwrap();
+        s.ledger_delete("acme", "f", LedgerKind::Source, "k1")
+            .unwrap();
         assert_eq!(
             s.ledger_get("acme", "f", LedgerKind::Document, "k1")
                 .unwrap()
@@ -1196,11 +1209,17 @@ mod tests {
         other.tenant = "globex".into();
         s.ledger_put(&other).unwrap();
         assert_eq!(
-            s.ledger_get("acme", "f", LedgerKind::Document, "k1").unwrap().unwrap().state,
+            s.ledger_get("acme", "f", LedgerKind::Document, "k1")
+                .unwrap()
+                .unwrap()
+                .state,
             RecordState::Parked
         );
         assert_eq!(
-            s.ledger_get("globex", "f", LedgerKind::Document, "k1").unwrap().unwrap().state,
+            s.ledger_get("globex", "f", LedgerKind::Document, "k1")
+                .unwrap()
+                .unwrap()
+                .state,
             RecordState::Delivered
         );
         assert_eq!(

@@ -628,7 +628,15 @@ async fn replay_all_puts_back_what_it_can_and_names_the_unreadable_record_it_can
         .await;
     assert_code(&one, 1);
     let discard = kit
-        .run(&["dead-letters", "discard", "--flow", flow, "--kind", "unreadable", "R7"])
+        .run(&[
+            "dead-letters",
+            "discard",
+            "--flow",
+            flow,
+            "--kind",
+            "unreadable",
+            "R7",
+        ])
         .await;
     assert_code(&discard, 0);
     assert_eq!(get(LedgerKind::Unreadable, "R7"), RecordState::Skipped);

@@ -265,11 +265,21 @@ impl FlowRun {
                 .pipeline
                 .shared
                 .store
-                .ledger_get(&self.flow.tenant, &self.flow.name, LedgerKind::Document, key)?
+                .ledger_get(
+                    &self.flow.tenant,
+                    &self.flow.name,
+                    LedgerKind::Document,
+                    key,
+                )?
                 .map_or(0, |e| e.attempts),
         };
         let entry = self
-            .row(LedgerKind::Document, key, source_key, RecordState::Delivered)
+            .row(
+                LedgerKind::Document,
+                key,
+                source_key,
+                RecordState::Delivered,
+            )
             .with_hash(hash)
             .with_attempts(attempts)
             .with_target_key(Some(target.to_string()));

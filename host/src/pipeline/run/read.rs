@@ -150,10 +150,7 @@ impl FlowRun {
 
     async fn process_listed(&self, page: usize, doc: Doc) -> Result<(), PipelineError> {
         // One listing of a source record at a time, in the order read.
-        let _source = self
-            .in_flight
-            .hold(LedgerKind::Source, &doc.key)
-            .await?;
+        let _source = self.in_flight.hold(LedgerKind::Source, &doc.key).await?;
         let latest = lock(&self.latest_listing, "the latest listings")?
             .get(&doc.key)
             .copied();

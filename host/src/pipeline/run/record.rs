@@ -4,9 +4,7 @@
 
 use super::{FlowRun, bump};
 use crate::mapping::{Action, Outcome, Output};
-use crate::pipeline::decide::{
-    Decision, RecordDecision, content_hash, decide, decide_record,
-};
+use crate::pipeline::decide::{Decision, RecordDecision, content_hash, decide, decide_record};
 use crate::pipeline::{FlowEvent, OnChange, PipelineError};
 use crate::runtime::Doc;
 use crate::store::{LedgerEntry, LedgerKind, RecordState};
@@ -279,7 +277,12 @@ impl FlowRun {
         bump(&self.tally.unreadable);
         let store = &self.pipeline.shared.store;
         if store
-            .ledger_get(&self.flow.tenant, &self.flow.name, LedgerKind::Unreadable, key)?
+            .ledger_get(
+                &self.flow.tenant,
+                &self.flow.name,
+                LedgerKind::Unreadable,
+                key,
+            )?
             .is_some_and(|e| e.reason.as_deref() == Some(reason))
         {
             return Ok(());
