@@ -29,8 +29,12 @@ pub(crate) fn lock<'a, T>(
 /// instead of both seeing "new" and posting twice.
 #[derive(Debug, Default)]
 pub(crate) struct KeysInFlight {
-    held: Mutex<HashMap<(LedgerKind, String), Arc<tokio::sync::Mutex<()>>>>,
+    held: Mutex<HashMap<HeldKey, Arc<tokio::sync::Mutex<()>>>>,
 }
+
+/// A ledger key as the run holds it: a document and a source record with
+/// one key are different things.
+type HeldKey = (LedgerKind, String);
 
 impl KeysInFlight {
     /// Waits until nobody else handles `key` of `kind`, then holds it until
@@ -62,7 +66,7 @@ impl KeysInFlight {
 /// Held while one output key is handled; the last holder removes the entry.
 pub(crate) struct KeyHold<'a> {
     keys: &'a KeysInFlight,
-    key: (LedgerKind, String),
+    key: HeldKey,
     lock: Arc<tokio::sync::Mutex<()>>,
     guard: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
