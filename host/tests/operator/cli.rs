@@ -280,6 +280,68 @@ async fn sync_dry_run_shows_what_would_be_written_and_writes_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_dry_run_decides_as_a_run_would_for_a_changed_dead_letter_and_a_retry_not_yet_due() {
+    let kit = Kit::start(20, PeopleSoftConfig::default()).await;
+    let flow = "vendors-to-procurify";
+    let plan = |out: &crate::kit::Output| -> Vec<(String, String)> {
+        out.json()[0]["planned"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| {
+                Some((
+                    p["key"].as_str()?.to_string(),
+                    p["action"].as_str()?.to_string(),
+                ))
+            })
+            .collect()
+    };
+    let first = kit
+        .run(&["sync", "--dry-run", "--flow", flow, "--json"])
+        .await;
+    assert_code(&first, 0);
+    let writes: Vec<String> = plan(&first)
+        .into_iter()
+        .filter(|(_, action)| action == "write")
+        .map(|(key, _)| key)
+        .collect();
+    assert!(writes.len() >= 2, "{writes:?}");
+    let store = SqliteStore::open(&kit.store_path()).unwrap();
+    let row = |key: &str, state| {
+        LedgerEntry::new(TENANT, flow, LedgerKind::Document, key, "s", state, 1)
+            .with_hash("an older version")
+            .with_body(Some("{}".into()))
+    };
+    // Delivered once, then changed and held for review: a change again is
+    // judged by the flow's policy (this flow's is `rewrite`), never written
+    // as new.
+    store
+        .ledger_put(&row(&writes[0], RecordState::Dead).with_target_key(Some("V-1".into())))
+        .unwrap();
+    // Deferred with a Retry-After an hour away: a run leaves it be.
+    store
+        .ledger_put(
+            &row(&writes[1], RecordState::Retrying).with_not_before_ms(Some(4_000_000_000_000)),
+        )
+        .unwrap();
+    let again = kit
+        .run(&["sync", "--dry-run", "--flow", flow, "--json"])
+        .await;
+    assert_code(&again, 0);
+    let planned = plan(&again);
+    let action_of = |key: &str| {
+        planned
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, a)| a.as_str())
+            .unwrap_or("none")
+            .to_string()
+    };
+    assert_eq!(action_of(&writes[0]), "rewrite", "{planned:?}");
+    assert_eq!(action_of(&writes[1]), "wait", "{planned:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_of_an_unknown_flow_is_a_usage_error_naming_the_flows() {
     let kit = Kit::at("http://127.0.0.1:8701", "http://127.0.0.1:8702", |m| m);
     let out = kit.run(&["sync", "--flow", "vendorz"]).await;
