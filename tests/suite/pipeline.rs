@@ -494,6 +494,29 @@ async fn unreadable_source_record_is_kept_as_a_dead_letter_and_the_rest_delivere
 }
 
 #[tokio::test]
+async fn a_record_that_stays_unreadable_is_recorded_and_audited_once() {
+    let kit = PipelineKit::start().await;
+    kit.service.put_source("records", "1", order(1));
+    kit.service
+        .put_source("records", "2", json!("not an object"));
+    let flow = kit.flow("orders", "records", "orders", COPY);
+    kit.pipeline().run_flow(&flow).await.unwrap();
+    // Read everything again, as after a cursor reset: record 2 is still
+    // unreadable for the same reason.
+    kit.store.set_cursor(TENANT, "orders", None).unwrap();
+    let again = kit.pipeline().run_flow(&flow).await.unwrap();
+    assert_eq!(again.counts.unreadable, 1, "it is still seen");
+    let audited = kit
+        .store
+        .audit_rows(0, 10_000)
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.record.event == "record_unreadable")
+        .count();
+    assert_eq!(audited, 1, "audited once, not on every run");
+}
+
+#[tokio::test]
 async fn audit_chain_verifies_and_detects_an_edited_or_deleted_row() {
     let kit = kit_with_orders(5).await;
     let flow = kit.flow("orders", "records", "orders", COPY);

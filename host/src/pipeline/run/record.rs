@@ -276,6 +276,9 @@ impl FlowRun {
     pub(super) fn unreadable(&self, key: &str, reason: &str) -> Result<(), PipelineError> {
         bump(&self.tally.unreadable);
         let store = &self.pipeline.shared.store;
+        let stored_reason = format!("unreadable at the source: {reason}");
+        // The same record, unreadable for the same reason, was recorded by an
+        // earlier run: nothing new to write or audit.
         if store
             .ledger_get(
                 &self.flow.tenant,
@@ -283,7 +286,7 @@ impl FlowRun {
                 LedgerKind::Unreadable,
                 key,
             )?
-            .is_some_and(|e| e.reason.as_deref() == Some(reason))
+            .is_some_and(|e| e.reason.as_deref() == Some(stored_reason.as_str()))
         {
             return Ok(());
         }
@@ -291,7 +294,7 @@ impl FlowRun {
             &self
                 .row(LedgerKind::Unreadable, key, key, RecordState::Dead)
                 .with_hash(content_hash(reason))
-                .with_reason(format!("unreadable at the source: {reason}")),
+                .with_reason(stored_reason),
         )?;
         self.event(FlowEvent::RecordUnreadable {
             key: key.to_string(),
