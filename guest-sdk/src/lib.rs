@@ -13,14 +13,11 @@
 //!    type implementing [`plugin::Guest`] and [`source::Guest`] and/or
 //!    [`sink::Guest`].
 //!
-//! The `mlc:connector` bindings are generated here, once per WIT world, and
-//! share one set of types ([`Doc`], [`Page`], [`Failure`], ...). The crate also
+//! The `mlc:connector` bindings are generated here, once, and every export
+//! macro uses them, so all connectors share one set of types ([`Doc`],
+//! [`Page`], [`Failure`], ...). The crate also
 //! builds for the native target, so a connector's logic is unit-tested with
 //! plain `cargo test`; only [`http::send`] and [`host`] need the wasm host.
-
-// Lets the generated bindings name this crate's items by one path, from here
-// and from the export macros expanded in a connector crate.
-extern crate self as mlc_guest;
 
 pub mod env;
 pub mod http;

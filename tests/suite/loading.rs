@@ -5,7 +5,7 @@
 //! clearly before reaching them.
 
 use mlc_host::runtime::{
-    CacheOutcome, CallError, Capabilities, Connection, Doc, Runtime, RuntimeConfig,
+    CacheOutcome, CallError, Capabilities, Connection, Doc, Failure, Runtime, RuntimeConfig,
 };
 use mlc_tests::SandboxBuilder;
 use mlc_tests::components::{MISBEHAVING_COMPONENT, SINK_ONLY_COMPONENT, SOURCE_ONLY_COMPONENT};
@@ -96,13 +96,13 @@ async fn a_source_only_component_is_read_page_by_page_and_refuses_a_write_clearl
 
     // An unknown stream is the table's one message, naming what there is.
     match instance.read(&connection(), "invoices", None).await {
-        Err(e) => {
-            let m = e.to_string();
-            assert!(
-                m.contains("no stream \"invoices\"") && m.contains("it offers: counter"),
-                "{m}"
-            );
-        }
+        Err(e) => match e.failure() {
+            Some(Failure::Config(m)) => assert_eq!(
+                m,
+                "read invoices: the source-only connector has no stream \"invoices\"; it offers: counter"
+            ),
+            other => panic!("{other:?}"),
+        },
         Ok(page) => panic!("read an unknown stream: {page:?}"),
     }
 

@@ -12,6 +12,7 @@
 //! `active` are optional; `active` cannot be changed through Procurify's API
 //! and is ignored) plus optional `departments` (department ids, on create).
 
+use mlc_guest::upsert::{Upsert, upsert};
 use mlc_guest::{Doc, Failure, Written};
 use serde_json::{Map, Value, json};
 
@@ -158,9 +159,9 @@ pub struct CodeRequest {
 }
 
 /// Creates or updates account codes (by id, else by code).
-pub struct Upsert;
+pub struct AccountCodeUpsert;
 
-impl<'a> mlc_guest::upsert::Upsert<Ctx<'a>> for Upsert {
+impl<'a> Upsert<Ctx<'a>> for AccountCodeUpsert {
     const STREAM: &'static str = NAME;
     type Request = CodeRequest;
     type Existing = i64;
@@ -230,7 +231,7 @@ impl<'a> mlc_guest::upsert::Upsert<Ctx<'a>> for Upsert {
 
 /// Creates or updates an account code.
 pub fn write(ctx: &mut Ctx<'_>, doc: &Doc) -> Result<Written, Failure> {
-    mlc_guest::upsert::upsert(&Upsert, ctx, doc)
+    upsert(&AccountCodeUpsert, ctx, doc)
 }
 
 /// Finds the account code whose code is `key`.

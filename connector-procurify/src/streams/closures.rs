@@ -9,6 +9,7 @@
 //! `POST /api/v3/purchase-orders/{po}/close/`. The target key is the PO
 //! number. Lookup takes a PO number and answers it when that PO is closed.
 
+use mlc_guest::upsert::{Upsert, upsert};
 use mlc_guest::{Doc, Failure, Written, fail};
 use serde_json::Value;
 
@@ -68,9 +69,9 @@ fn state_of(ctx: &Ctx<'_>, what: &str, po: i64) -> Result<Option<i64>, Failure> 
 
 /// Closes purchase orders: the record a closure document "finds" is its PO
 /// already closed (nothing to change); otherwise the close is posted.
-pub struct Upsert;
+pub struct ClosureUpsert;
 
-impl<'a> mlc_guest::upsert::Upsert<Ctx<'a>> for Upsert {
+impl<'a> Upsert<Ctx<'a>> for ClosureUpsert {
     const STREAM: &'static str = NAME;
     /// The PO number.
     type Request = i64;
@@ -122,7 +123,7 @@ impl<'a> mlc_guest::upsert::Upsert<Ctx<'a>> for Upsert {
 
 /// Closes the purchase order a document names.
 pub fn write(ctx: &mut Ctx<'_>, doc: &Doc) -> Result<Written, Failure> {
-    mlc_guest::upsert::upsert(&Upsert, ctx, doc)
+    upsert(&ClosureUpsert, ctx, doc)
 }
 
 /// `Some(po)` when purchase order `key` is closed.

@@ -13,6 +13,7 @@
 //! document key; `location.id` defaults to the `department_location_id`
 //! setting, or to the existing department's location on update).
 
+use mlc_guest::upsert::{Upsert, upsert};
 use mlc_guest::{Doc, Failure, Written, fail};
 use serde_json::{Map, Value, json};
 
@@ -75,7 +76,7 @@ pub struct DeptRequest {
     pub id: Option<i64>,
     /// Location (branch) id, when the document gives one.
     pub location: Option<i64>,
-    /// Request fields other than `branch` (decided by [`Upsert`]).
+    /// Request fields other than `branch` (decided by [`DepartmentUpsert`]).
     pub fields: Map<String, Value>,
 }
 
@@ -150,9 +151,9 @@ fn branch(
 }
 
 /// Creates or updates departments (by id, else by external id).
-pub struct Upsert;
+pub struct DepartmentUpsert;
 
-impl<'a> mlc_guest::upsert::Upsert<Ctx<'a>> for Upsert {
+impl<'a> Upsert<Ctx<'a>> for DepartmentUpsert {
     const STREAM: &'static str = NAME;
     type Request = DeptRequest;
     /// The department's id and its location (branch) id.
@@ -223,7 +224,7 @@ impl<'a> mlc_guest::upsert::Upsert<Ctx<'a>> for Upsert {
 
 /// Creates or updates a department.
 pub fn write(ctx: &mut Ctx<'_>, doc: &Doc) -> Result<Written, Failure> {
-    mlc_guest::upsert::upsert(&Upsert, ctx, doc)
+    upsert(&DepartmentUpsert, ctx, doc)
 }
 
 /// Finds the department whose external id (else name) is `key`.

@@ -16,6 +16,7 @@
 //! Written documents take the same keys (all optional but `name` on create;
 //! `type_name` and `modified` are ignored).
 
+use mlc_guest::upsert::{Upsert, upsert};
 use mlc_guest::{Doc, Failure, Written, fail};
 use serde_json::{Map, Value, json};
 
@@ -229,9 +230,9 @@ pub struct VendorRequest {
 }
 
 /// Creates or updates vendors (by id, else by external id).
-pub struct Upsert;
+pub struct VendorUpsert;
 
-impl<'a> mlc_guest::upsert::Upsert<Ctx<'a>> for Upsert {
+impl<'a> Upsert<Ctx<'a>> for VendorUpsert {
     const STREAM: &'static str = NAME;
     type Request = VendorRequest;
     type Existing = i64;
@@ -313,7 +314,7 @@ impl<'a> mlc_guest::upsert::Upsert<Ctx<'a>> for Upsert {
 
 /// Creates or updates a vendor.
 pub fn write(ctx: &mut Ctx<'_>, doc: &Doc) -> Result<Written, Failure> {
-    mlc_guest::upsert::upsert(&Upsert, ctx, doc)
+    upsert(&VendorUpsert, ctx, doc)
 }
 
 /// Finds the vendor whose external id (else exact name) is `key`.
