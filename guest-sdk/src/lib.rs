@@ -120,9 +120,13 @@ macro_rules! export_connector {
 #[macro_export]
 macro_rules! export_source {
     ($ty:ident) => {
+        // Only a wasm build carries the export names (`mlc:connector/...#read`),
+        // which a native linker's export list cannot spell.
+        #[cfg(target_arch = "wasm32")]
         $crate::__export_mlc_connector_plugin_0_1_0_cabi!(
             $ty with_types_in $crate::bindings::connector::exports::mlc::connector::plugin
         );
+        #[cfg(target_arch = "wasm32")]
         $crate::__export_mlc_connector_source_0_1_0_cabi!(
             $ty with_types_in $crate::bindings::connector::exports::mlc::connector::source
         );
@@ -136,9 +140,13 @@ macro_rules! export_source {
 #[macro_export]
 macro_rules! export_sink {
     ($ty:ident) => {
+        // Only a wasm build carries the export names (`mlc:connector/...#read`),
+        // which a native linker's export list cannot spell.
+        #[cfg(target_arch = "wasm32")]
         $crate::__export_mlc_connector_plugin_0_1_0_cabi!(
             $ty with_types_in $crate::bindings::connector::exports::mlc::connector::plugin
         );
+        #[cfg(target_arch = "wasm32")]
         $crate::__export_mlc_connector_sink_0_1_0_cabi!(
             $ty with_types_in $crate::bindings::connector::exports::mlc::connector::sink
         );

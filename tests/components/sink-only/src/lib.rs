@@ -79,7 +79,6 @@ impl sink::Guest for SinkOnly {
     }
 }
 
-#[cfg(target_arch = "wasm32")]
 mlc_guest::export_sink!(SinkOnly);
 
 #[cfg(test)]

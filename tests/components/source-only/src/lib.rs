@@ -74,7 +74,6 @@ impl source::Guest for SourceOnly {
     }
 }
 
-#[cfg(target_arch = "wasm32")]
 mlc_guest::export_source!(SourceOnly);
 
 #[cfg(test)]
