@@ -22,6 +22,8 @@
 pub mod env;
 pub mod http;
 pub mod streams;
+// Test support stays out of components: they are built for wasm32 only.
+#[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
 pub mod upsert;
 
