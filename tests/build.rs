@@ -1,5 +1,5 @@
-//! Compiles the test-only components (the misbehaving connector) to
-//! wasm32-wasip2 and embeds them in the test support library.
+//! Compiles the test-only components (misbehaving, testkit, source-only,
+//! sink-only) to wasm32-wasip2 and embeds them in the test support library.
 
 use mlc_component_build::{Guest, build, write_embedded};
 use std::path::Path;
@@ -18,6 +18,14 @@ fn main() {
             Guest {
                 package: "testkit-component",
                 dir: "tests/components/testkit",
+            },
+            Guest {
+                package: "source-only-component",
+                dir: "tests/components/source-only",
+            },
+            Guest {
+                package: "sink-only-component",
+                dir: "tests/components/sink-only",
             },
         ],
     );

@@ -1,15 +1,16 @@
 //! The thin layer that talks to the gateway: fetches and caches each service's
 //! WSDL, posts SOAP envelopes built from it, and hands replies to `fault`.
-//! Everything it needs from the outside world comes through [`Env`], so the
-//! whole request/reply path is unit-tested natively with a scripted `Env`.
+//! Everything it needs from the outside world comes through the SDK's
+//! [`Env`], so the whole request/reply path is unit-tested natively with
+//! `mlc_guest::testing::Scripted` (plus SOAP routes, in the tests' `testing`).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
 use mlc_guest::host::Level;
-use mlc_guest::http::{Request, Response, SendError};
-use mlc_guest::{Failure, fail};
+use mlc_guest::http::Request;
+use mlc_guest::{Env, Failure, fail};
 
 use crate::ci::{self, Created, Method, Prop};
 use crate::config::{Config, QuerySetting};
@@ -19,32 +20,23 @@ use crate::qas::{self, QueryResult, QueryRun};
 use crate::wsdl::{self, Operation, ServiceWsdl};
 use crate::xml::{Element, OutElement};
 
-/// What the connector needs from its host: HTTP, a log and a clock.
-pub trait Env {
-    /// Sends one HTTP request.
-    fn send(&self, request: &Request) -> Result<Response, SendError>;
-    /// Writes a log line.
-    fn log(&self, level: Level, message: &str);
-    /// Milliseconds since the Unix epoch.
-    fn now_ms(&self) -> u64;
-}
-
-/// Parsed WSDLs by URL (and SOAP version); an instance lives for one run, so
-/// each service's WSDL is fetched once per run.
+/// Parsed WSDLs by URL (and SOAP version), kept for the instance's life (at
+/// most one flow run of one connection, see the instance notes in
+/// `wit/connector.wit`), so each service's WSDL is fetched once per run.
 pub type WsdlCache = RefCell<HashMap<String, Rc<ServiceWsdl>>>;
 
 /// A connection's client: configuration, host services and the WSDL cache.
-pub struct Client<'a, E: Env> {
+pub struct Client<'a> {
     /// The connection's settings.
     pub config: &'a Config,
     /// Host services.
-    pub env: &'a E,
+    pub env: &'a dyn Env,
     cache: &'a WsdlCache,
 }
 
-impl<'a, E: Env> Client<'a, E> {
+impl<'a> Client<'a> {
     /// A client over `config`, `env` and `cache`.
-    pub fn new(config: &'a Config, env: &'a E, cache: &'a WsdlCache) -> Self {
+    pub fn new(config: &'a Config, env: &'a dyn Env, cache: &'a WsdlCache) -> Self {
         Client { config, env, cache }
     }
 
@@ -255,43 +247,61 @@ pub fn missing_operations_message(service: &str, operations: &[&str], node: &str
 
 #[cfg(test)]
 pub(crate) mod testing {
-    //! A scripted [`Env`]: answers requests by URL and SOAPAction, records them.
+    //! The scripted `Env` of these tests: the SDK's `Scripted`, with routes by
+    //! URL suffix (GET, e.g. a WSDL) and by SOAPAction (POST), and a 404 for
+    //! anything else, as a gateway answers an unknown path.
 
     use super::*;
-    use std::cell::Cell;
+    pub use mlc_guest::http::{Response, SendError};
+    pub use mlc_guest::testing::{Answer, Scripted};
 
-    /// One scripted answer.
-    pub type Answer = Result<Response, SendError>;
-    /// A scripted responder.
-    pub type Responder = Box<dyn Fn(&Request) -> Answer>;
-
-    /// Routes GETs by URL suffix and POSTs by SOAPAction to canned answers.
-    #[derive(Default)]
-    pub struct FakeEnv {
-        pub routes: RefCell<Vec<(String, Responder)>>,
-        pub sent: RefCell<Vec<Request>>,
-        pub now: Cell<u64>,
-        pub logs: RefCell<Vec<String>>,
+    /// A scripted gateway: routes added with [`Soap::on`], 404 otherwise.
+    pub fn fake_env() -> Scripted {
+        let env = Scripted::default();
+        env.otherwise(|_| {
+            Ok(Response {
+                status: 404,
+                headers: vec![],
+                body: b"Not Found".to_vec(),
+            })
+        });
+        env
     }
 
-    impl FakeEnv {
+    fn soap_action(request: &Request) -> Option<&str> {
+        request
+            .headers
+            .iter()
+            .find(|(k, _)| k == "SOAPAction")
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// SOAP routes on a [`Scripted`].
+    pub trait Soap {
         /// Answers requests whose URL ends with (GET) or SOAPAction equals (POST) `key`.
-        pub fn on(&self, key: &str, answer: impl Fn(&Request) -> Answer + 'static) {
-            self.routes
-                .borrow_mut()
-                .push((key.to_string(), Box::new(answer)));
+        fn on(&self, key: &str, answer: impl Fn(&Request) -> Answer + 'static);
+        /// The bodies of POSTs sent with SOAPAction `action`.
+        fn posted(&self, action: &str) -> Vec<String>;
+    }
+
+    impl Soap for Scripted {
+        fn on(&self, key: &str, answer: impl Fn(&Request) -> Answer + 'static) {
+            let key = key.to_string();
+            self.route(
+                move |r| match (soap_action(r), r.method.as_str()) {
+                    (Some(a), "POST") => a == key,
+                    (_, "GET") => r.url.ends_with(key.as_str()),
+                    _ => false,
+                },
+                answer,
+            );
         }
 
-        /// The bodies of POSTs sent with SOAPAction `action`.
-        pub fn posted(&self, action: &str) -> Vec<String> {
+        fn posted(&self, action: &str) -> Vec<String> {
             self.sent
                 .borrow()
                 .iter()
-                .filter(|r| {
-                    r.headers
-                        .iter()
-                        .any(|(k, v)| k == "SOAPAction" && v == action)
-                })
+                .filter(|r| soap_action(r) == Some(action))
                 .map(|r| String::from_utf8_lossy(&r.body).into_owned())
                 .collect()
         }
@@ -341,43 +351,6 @@ pub(crate) mod testing {
             r#"<wsdl:definitions xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/" xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/" xmlns:tns="urn:svc" xmlns:m="{ns}" targetNamespace="urn:svc">{messages}<wsdl:portType name="P">{port}</wsdl:portType><wsdl:binding name="B" type="tns:P"><soap:binding style="document"/>{binding}</wsdl:binding></wsdl:definitions>"#
         )
     }
-
-    impl Env for FakeEnv {
-        fn send(&self, request: &Request) -> Answer {
-            self.sent.borrow_mut().push(request.clone());
-            let action = request
-                .headers
-                .iter()
-                .find(|(k, _)| k == "SOAPAction")
-                .map(|(_, v)| v.clone());
-            let routes = self.routes.borrow();
-            let found =
-                routes
-                    .iter()
-                    .rev()
-                    .find(|(key, _)| match (&action, request.method.as_str()) {
-                        (Some(a), "POST") => a == key,
-                        (_, "GET") => request.url.ends_with(key.as_str()),
-                        _ => false,
-                    });
-            match found {
-                Some((_, answer)) => answer(request),
-                None => Ok(Response {
-                    status: 404,
-                    headers: vec![],
-                    body: b"Not Found".to_vec(),
-                }),
-            }
-        }
-
-        fn log(&self, _level: Level, message: &str) {
-            self.logs.borrow_mut().push(message.to_string());
-        }
-
-        fn now_ms(&self) -> u64 {
-            self.now.get()
-        }
-    }
 }
 
 #[cfg(test)]
@@ -395,7 +368,7 @@ mod tests {
 
     #[test]
     fn wsdl_is_fetched_once_per_instance() {
-        let env = FakeEnv::default();
+        let env = fake_env();
         env.on("/PSFT_EP/CI_DEPT_CF.1.wsdl", |_| {
             ok(ci_wsdl("DEPT_CF", &["C"], 1))
         });
@@ -413,7 +386,7 @@ mod tests {
 
     #[test]
     fn operation_missing_from_wsdl_is_not_enabled_naming_it() {
-        let env = FakeEnv::default();
+        let env = fake_env();
         env.on("CI_PO_EXPRESS.1.wsdl", |_| {
             ok(ci_wsdl("PO_EXPRESS", &["C"], 1))
         });
@@ -436,7 +409,7 @@ mod tests {
 
     #[test]
     fn soap_call_posts_to_the_listener_with_the_wsdl_action_and_namespace() {
-        let env = FakeEnv::default();
+        let env = fake_env();
         env.on("CI_DEPT_CF.1.wsdl", |_| {
             ok(ci_wsdl("DEPT_CF", &["C"], 424242))
         });
@@ -471,7 +444,7 @@ mod tests {
 
     #[test]
     fn reply_with_another_root_than_the_wsdl_declares_is_protocol() {
-        let env = FakeEnv::default();
+        let env = fake_env();
         env.on("CI_DEPT_CF.1.wsdl", |_| ok(ci_wsdl("DEPT_CF", &["C"], 1)));
         env.on("CI_DEPT_CF_C.V1", |_| {
             ok(envelope(
@@ -487,7 +460,7 @@ mod tests {
 
     #[test]
     fn timeouts_and_dropped_connections_are_transient() {
-        let env = FakeEnv::default();
+        let env = fake_env();
         env.on("CI_DEPT_CF.1.wsdl", |_| {
             Err(SendError::Timeout("read".into()))
         });

@@ -2,9 +2,12 @@
 //! from each site's own WSDL, Component Interface creates and finds, Query
 //! Access Services reads, and faults classified into the contract's failures.
 //!
-//! Pure modules (`xml`, `config`, `wsdl`, `envelope`, `fault`, `ci`, `qas`,
-//! `values`, `streams`) are unit-tested natively; `client` reaches the network
-//! only through its `Env`, which the component implements over the host.
+//! Built on the guest SDK's template: the streams are declared once in
+//! [`streams::STREAMS`], `client` reaches the network only through the SDK's
+//! [`mlc_guest::Env`] ([`mlc_guest::HostEnv`] in the component, `Scripted` in
+//! unit tests), and `export_connector!` exports [`PeopleSoft`]. Its writes
+//! are creates only (a Component Interface Create; the host's lookup before a
+//! re-post is the "find"), so the SDK's upsert driver does not apply.
 
 pub mod ci;
 pub mod client;
@@ -18,10 +21,11 @@ pub mod wsdl;
 pub mod xml;
 
 use mlc_guest::host::Level;
-use mlc_guest::http::{Request, Response, SendError};
-use mlc_guest::{AuthScheme, Connection, ConnectorSpec, Doc, Failure, Page, Written, fail};
+use mlc_guest::{
+    AuthScheme, Connection, ConnectorSpec, Doc, Failure, HostEnv, Page, Written, fail,
+};
 
-use client::{Client, Env, WsdlCache, missing_operations_message};
+use client::{Client, WsdlCache, missing_operations_message};
 use config::Config;
 
 /// Connector name published in the spec.
@@ -36,7 +40,7 @@ pub fn spec() -> ConnectorSpec {
         name: NAME.to_string(),
         version: env!("CARGO_PKG_VERSION").to_string(),
         config_schema: config::schema().to_string(),
-        streams: streams::specs(),
+        streams: streams::STREAMS.specs(),
         auth_schemes: vec![
             AuthScheme::Wsse,
             AuthScheme::Basic,
@@ -71,7 +75,7 @@ pub fn required_operations(config: &Config) -> Vec<(String, Vec<String>)> {
 /// operation that is inactive, unrouted or not granted is reported in one
 /// `not-enabled`; any other failure (credentials, node, transport) ends the
 /// check at once.
-pub fn check<E: Env>(client: &Client<'_, E>) -> Result<(), Failure> {
+pub fn check(client: &Client<'_>) -> Result<(), Failure> {
     let cfg = client.config;
     let mut missing = Vec::new();
     for (service, operations) in required_operations(cfg) {
@@ -147,29 +151,16 @@ impl SetupToDo {
     }
 }
 
-/// The host's services, as the component sees them.
-struct HostEnv;
-
-impl Env for HostEnv {
-    fn send(&self, request: &Request) -> Result<Response, SendError> {
-        mlc_guest::http::send(request)
-    }
-    fn log(&self, level: Level, message: &str) {
-        mlc_guest::host::log(level, message);
-    }
-    fn now_ms(&self) -> u64 {
-        mlc_guest::host::now_ms()
-    }
-}
-
 thread_local! {
-    /// WSDLs of this instance (an instance lives for one run).
+    /// WSDLs read by this instance: it lives at most one flow run of one
+    /// connection (see the instance notes in wit/connector.wit), and a
+    /// site's WSDLs do not change within a run.
     static WSDLS: WsdlCache = WsdlCache::default();
 }
 
 fn with_client<T>(
     conn: &Connection,
-    f: impl FnOnce(&Client<'_, HostEnv>) -> Result<T, Failure>,
+    f: impl FnOnce(&Client<'_>) -> Result<T, Failure>,
 ) -> Result<T, Failure> {
     let config = Config::parse(&conn.base_url, &conn.config)?;
     WSDLS.with(|cache| f(&Client::new(&config, &HostEnv, cache)))
@@ -202,7 +193,7 @@ impl mlc_guest::sink::Guest for PeopleSoft {
 }
 
 #[cfg(target_arch = "wasm32")]
-mlc_guest::export!(PeopleSoft);
+mlc_guest::export_connector!(PeopleSoft);
 
 #[cfg(test)]
 mod tests {
@@ -223,7 +214,7 @@ mod tests {
         )
     }
 
-    fn full_site(env: &FakeEnv, po_methods: &'static [&'static str]) {
+    fn full_site(env: &Scripted, po_methods: &'static [&'static str]) {
         env.on("CI_PO_EXPRESS.1.wsdl", move |_| {
             ok(ci_wsdl("PO_EXPRESS", po_methods, 1))
         });
@@ -279,7 +270,7 @@ mod tests {
 
     #[test]
     fn check_passes_on_a_fully_enabled_site() {
-        let env = FakeEnv::default();
+        let env = fake_env();
         full_site(&env, &["C", "F"]);
         let cfg = config();
         let cache = WsdlCache::default();
@@ -305,7 +296,7 @@ mod tests {
 
     #[test]
     fn check_lists_every_inactive_unrouted_or_ungranted_create_in_one_not_enabled() {
-        let env = FakeEnv::default();
+        let env = fake_env();
         full_site(&env, &["C", "F"]);
         env.on("CI_PO_EXPRESS_C.V1", |_| {
             ib_fault("Service Operation CI_PO_EXPRESS_C is inactive. (158,10508)")
@@ -338,7 +329,7 @@ mod tests {
 
     #[test]
     fn check_reports_an_inactive_query_operation_once() {
-        let env = FakeEnv::default();
+        let env = fake_env();
         full_site(&env, &["C", "F"]);
         env.on("QAS_EXECUTEQRYSYNC_OPER.VERSION_1", |_| {
             ib_fault("Service Operation QAS_EXECUTEQRYSYNC_OPER is inactive. (158,10508)")
@@ -361,7 +352,7 @@ mod tests {
 
     #[test]
     fn check_fails_when_an_empty_create_is_saved() {
-        let env = FakeEnv::default();
+        let env = fake_env();
         full_site(&env, &["C", "F"]);
         env.on("CI_ACCOUNT_CF_C.V1", |_| {
             ok(envelope(
@@ -378,7 +369,7 @@ mod tests {
 
     #[test]
     fn check_lists_every_missing_operation_in_one_not_enabled() {
-        let env = FakeEnv::default();
+        let env = fake_env();
         full_site(&env, &["G"]);
         let cfg = config();
         let cache = WsdlCache::default();
@@ -394,7 +385,7 @@ mod tests {
 
     #[test]
     fn check_reports_refused_credentials_as_unauthorized() {
-        let env = FakeEnv::default();
+        let env = fake_env();
         full_site(&env, &["C", "F"]);
         env.on("QAS_EXECUTEQRYSYNC_OPER.VERSION_1", |_| {
             ok(envelope(r#"<SOAP-ENV:Fault xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/"><faultcode>SOAP-ENV:Server</faultcode><faultstring>null</faultstring><detail><IBResponse type="error"><DefaultMessage><![CDATA[User password failed. (158,45)]]></DefaultMessage></IBResponse></detail></SOAP-ENV:Fault>"#))
@@ -409,7 +400,7 @@ mod tests {
 
     #[test]
     fn unknown_stream_and_unsupported_capability_are_config_failures() {
-        let env = FakeEnv::default();
+        let env = fake_env();
         let cfg = config();
         let cache = WsdlCache::default();
         let client = Client::new(&cfg, &env, &cache);

@@ -8,10 +8,11 @@ use std::cell::Cell;
 
 use base64::Engine;
 use bytes::Bytes;
-use connector_peoplesoft::client::{Client, Env, WsdlCache};
+use connector_peoplesoft::client::{Client, WsdlCache};
 use connector_peoplesoft::config::Config;
 use connector_peoplesoft::{check, streams};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use mlc_guest::Env;
 use mlc_guest::host::Level;
 use mlc_guest::http::{Request, Response, SendError, split_url};
 use mlc_guest::{Doc, Failure};

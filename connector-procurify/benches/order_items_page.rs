@@ -7,10 +7,10 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use connector_procurify::client::Remote;
 use connector_procurify::refs::{AccountRef, Cache, CurrencyRef, DepartmentRef, Refs, VendorRef};
 use connector_procurify::streams::{self, Ctx, Outcome};
 use connector_procurify::{api, client::Client, config};
+use mlc_guest::Env;
 use mlc_guest::host::Level;
 use mlc_guest::http::{Request, Response, SendError};
 use serde_json::{Value, json};
@@ -88,7 +88,7 @@ struct Canned {
     page: String,
 }
 
-impl Remote for Canned {
+impl Env for Canned {
     fn send(&self, request: &Request) -> Result<Response, SendError> {
         let url = &request.url;
         let body = if url.contains("/api/v3/order-items/") {

@@ -1,41 +1,15 @@
-//! The only layer that talks to the outside: a [`Remote`] (HTTP, clock, log;
-//! the wasm host in production, a script in tests) and a [`Client`] that sends
-//! Procurify calls through it and turns every outcome into data or a failure.
+//! The only layer that talks to the outside: a [`Client`] that sends Procurify
+//! calls through the SDK's [`Env`] (the wasm host in production,
+//! `mlc_guest::testing::Scripted` in tests) and turns every outcome into data
+//! or a failure.
 
 use mlc_guest::host::Level;
-use mlc_guest::http::{Request, Response, SendError};
-use mlc_guest::{Failure, fail};
+use mlc_guest::http::{Response, SendError};
+use mlc_guest::{Env, Failure, fail};
 use serde_json::Value;
 
 use crate::api::{self, ListPage, Subject};
 use crate::config::Target;
-
-/// What the connector needs from its environment.
-pub trait Remote {
-    /// Sends one HTTP request and reads the whole reply.
-    fn send(&self, request: &Request) -> Result<Response, SendError>;
-    /// The host's clock, in milliseconds since the Unix epoch.
-    fn now_ms(&self) -> u64;
-    /// Writes a line to the host's log.
-    fn log(&self, level: Level, message: &str);
-}
-
-/// The real environment: `wasi:http` through the guest SDK and the host's
-/// log and clock imports. Only usable inside the wasm host.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Host;
-
-impl Remote for Host {
-    fn send(&self, request: &Request) -> Result<Response, SendError> {
-        mlc_guest::http::send(request)
-    }
-    fn now_ms(&self) -> u64 {
-        mlc_guest::host::now_ms()
-    }
-    fn log(&self, level: Level, message: &str) {
-        mlc_guest::host::log(level, message);
-    }
-}
 
 /// Extra immediate attempts of a list GET after a 5xx or a broken connection.
 /// A page of requisitions costs one call per requisition for its lines, so
@@ -49,15 +23,15 @@ pub const LIST_RETRIES: u32 = 3;
 #[derive(Clone, Copy)]
 pub struct Client<'a> {
     /// Where requests go.
-    pub remote: &'a dyn Remote,
+    pub env: &'a dyn Env,
     /// The connection they are for.
     pub target: &'a Target,
 }
 
 impl<'a> Client<'a> {
-    /// A client of `target` over `remote`.
-    pub fn new(remote: &'a dyn Remote, target: &'a Target) -> Client<'a> {
-        Client { remote, target }
+    /// A client of `target` over `env`.
+    pub fn new(env: &'a dyn Env, target: &'a Target) -> Client<'a> {
+        Client { env, target }
     }
 
     /// Sends `method path?query` (with `body` as JSON) and returns the reply,
@@ -71,7 +45,7 @@ impl<'a> Client<'a> {
         body: Option<&Value>,
     ) -> Result<Response, Failure> {
         let url = api::url(&self.target.base_url, path, query);
-        self.remote
+        self.env
             .send(&api::request(method, url, body))
             .map_err(|e| e.into_failure(what))
     }
@@ -112,7 +86,7 @@ impl<'a> Client<'a> {
         let url = api::url(&self.target.base_url, path, query);
         let mut retries = 0;
         let response = loop {
-            let result = self.remote.send(&api::request("GET", url.clone(), None));
+            let result = self.env.send(&api::request("GET", url.clone(), None));
             let again = retries < LIST_RETRIES
                 && match &result {
                     Err(SendError::Connection(_)) => true,
@@ -202,100 +176,18 @@ impl<'a> Client<'a> {
         Ok(hit)
     }
 
-    /// Logs through the remote.
+    /// Logs through the environment.
     pub fn log(&self, level: Level, message: &str) {
-        self.remote.log(level, message);
-    }
-}
-
-/// A scripted [`Remote`] for unit tests: answers requests in order and
-/// records what was sent.
-#[cfg(test)]
-pub mod script {
-    use super::*;
-    use std::cell::RefCell;
-    use std::collections::VecDeque;
-
-    /// Replies given in order; every request is recorded.
-    #[derive(Default)]
-    pub struct Script {
-        /// Replies still to give, in order.
-        pub replies: RefCell<VecDeque<Result<Response, SendError>>>,
-        /// Requests received so far.
-        pub sent: RefCell<Vec<Request>>,
-        /// Log lines written.
-        pub logs: RefCell<Vec<String>>,
-        /// What `now_ms` answers.
-        pub now_ms: u64,
-    }
-
-    impl Script {
-        /// Queues a JSON reply with `status`.
-        pub fn reply(&self, status: u16, body: impl Into<String>) -> &Self {
-            self.replies.borrow_mut().push_back(Ok(Response {
-                status,
-                headers: vec![("content-type".into(), "application/json".into())],
-                body: body.into().into_bytes(),
-            }));
-            self
-        }
-
-        /// Queues a reply with extra headers.
-        pub fn reply_with(&self, status: u16, headers: &[(&str, &str)], body: &str) -> &Self {
-            self.replies.borrow_mut().push_back(Ok(Response {
-                status,
-                headers: headers
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-                body: body.as_bytes().to_vec(),
-            }));
-            self
-        }
-
-        /// Queues a transport error.
-        pub fn fail(&self, e: SendError) -> &Self {
-            self.replies.borrow_mut().push_back(Err(e));
-            self
-        }
-
-        /// The path and query of every request sent, e.g. `GET /api/v3/vendors/?page=1`.
-        pub fn lines(&self) -> Vec<String> {
-            self.sent
-                .borrow()
-                .iter()
-                .map(|r| {
-                    let path = r.url.splitn(4, '/').nth(3).unwrap_or("");
-                    format!("{} /{}", r.method, path)
-                })
-                .collect()
-        }
-    }
-
-    impl Remote for Script {
-        fn send(&self, request: &Request) -> Result<Response, SendError> {
-            self.sent.borrow_mut().push(request.clone());
-            self.replies.borrow_mut().pop_front().unwrap_or_else(|| {
-                Err(SendError::Connection(format!(
-                    "script has no reply for {} {}",
-                    request.method, request.url
-                )))
-            })
-        }
-        fn now_ms(&self) -> u64 {
-            self.now_ms
-        }
-        fn log(&self, _level: Level, message: &str) {
-            self.logs.borrow_mut().push(message.to_string());
-        }
+        self.env.log(level, message);
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::script::Script;
     use super::*;
     use crate::config;
+    use mlc_guest::http::Request;
+    use mlc_guest::testing::Scripted as Script;
 
     fn target() -> Target {
         config::resolve("http://127.0.0.1:9", "").unwrap()
@@ -413,7 +305,7 @@ mod tests {
     /// Answers every request with a page that has a `next`.
     struct Endless;
 
-    impl Remote for Endless {
+    impl Env for Endless {
         fn send(&self, _request: &Request) -> Result<Response, SendError> {
             Ok(Response {
                 status: 200,

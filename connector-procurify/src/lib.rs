@@ -2,9 +2,12 @@
 //! purchase orders, bills and reference data from Procurify's REST API, and
 //! writes vendors, account codes, departments and PO closures back.
 //!
-//! Everything but [`client::Host`] is pure logic over JSON and is unit-tested
-//! natively; the host attaches OAuth2 credentials to every request, so this
-//! component never sees a secret.
+//! Built on the guest SDK's template: the streams are declared once in
+//! [`streams::STREAMS`], calls go through one [`mlc_guest::Env`] (the host in
+//! the component, `mlc_guest::testing::Scripted` in unit tests), writes that
+//! create or update run the SDK's upsert driver, and `export_connector!`
+//! exports [`Connector`]. The host attaches OAuth2 credentials to every
+//! request, so this component never sees a secret.
 
 pub mod api;
 pub mod client;
@@ -19,10 +22,11 @@ pub mod time;
 use std::cell::RefCell;
 
 use mlc_guest::{
-    AuthScheme, Connection, ConnectorSpec, Doc, Failure, Page, Written, fail, plugin, sink, source,
+    AuthScheme, Connection, ConnectorSpec, Doc, Env, Failure, HostEnv, Page, Written, fail, plugin,
+    sink, source,
 };
 
-use crate::client::{Client, Host, Remote};
+use crate::client::Client;
 use crate::config::Target;
 use crate::refs::Cache;
 use crate::streams::Ctx;
@@ -31,8 +35,10 @@ use crate::streams::Ctx;
 pub const NAME: &str = "procurify";
 
 thread_local! {
-    // A component instance is single-threaded; the cache lives as long as the
-    // instance the host pools.
+    // Reference records read from Procurify, kept for the instance's life (at
+    // most one flow run, one connection: see the instance notes in
+    // wit/connector.wit), each for at most `refs::TTL_MS`. Reads only: writes
+    // and lookups always ask Procurify.
     static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
 }
 
@@ -42,7 +48,7 @@ pub fn spec() -> ConnectorSpec {
         name: NAME.to_string(),
         version: env!("CARGO_PKG_VERSION").to_string(),
         config_schema: config::schema().to_string(),
-        streams: streams::specs(),
+        streams: streams::STREAMS.specs(),
         auth_schemes: vec![AuthScheme::Oauth2ClientCredentials],
     }
 }
@@ -52,9 +58,9 @@ fn resolve(stage: &str, conn: &Connection) -> Result<Target, Failure> {
 }
 
 /// Validates the configuration and makes one cheap authenticated call.
-pub fn check(remote: &dyn Remote, conn: &Connection) -> Result<(), Failure> {
+pub fn check(env: &dyn Env, conn: &Connection) -> Result<(), Failure> {
     let target = resolve("check", conn)?;
-    let client = Client::new(remote, &target);
+    let client = Client::new(env, &target);
     client.list(
         "check",
         streams::account_codes::PERMISSION_READ,
@@ -66,7 +72,7 @@ pub fn check(remote: &dyn Remote, conn: &Connection) -> Result<(), Failure> {
 
 /// Runs `f` with a stream context for `conn`, using `cache`.
 pub fn with_ctx<T>(
-    remote: &dyn Remote,
+    env: &dyn Env,
     cache: &mut Cache,
     stage: &str,
     conn: &Connection,
@@ -74,7 +80,7 @@ pub fn with_ctx<T>(
 ) -> Result<T, Failure> {
     let target = resolve(stage, conn)?;
     let mut ctx = Ctx {
-        client: Client::new(remote, &target),
+        client: Client::new(env, &target),
         cache,
     };
     f(&mut ctx)
@@ -85,7 +91,7 @@ fn with_instance<T>(
     conn: &Connection,
     f: impl FnOnce(&mut Ctx<'_>) -> Result<T, Failure>,
 ) -> Result<T, Failure> {
-    CACHE.with(|cache| with_ctx(&Host, &mut cache.borrow_mut(), stage, conn, f))
+    CACHE.with(|cache| with_ctx(&HostEnv, &mut cache.borrow_mut(), stage, conn, f))
 }
 
 /// The exported component.
@@ -98,7 +104,7 @@ impl plugin::Guest for Connector {
     }
 
     fn check(conn: Connection) -> Result<(), Failure> {
-        check(&Host, &conn)
+        check(&HostEnv, &conn)
     }
 }
 
@@ -125,13 +131,13 @@ impl sink::Guest for Connector {
 }
 
 #[cfg(target_arch = "wasm32")]
-mlc_guest::export!(Connector);
+mlc_guest::export_connector!(Connector);
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::script::Script;
     use mlc_guest::Capabilities;
+    use mlc_guest::testing::Scripted as Script;
 
     fn conn(config: &str) -> Connection {
         Connection {

@@ -186,7 +186,7 @@ impl Cache {
                 ..Cache::default()
             };
         }
-        let now = client.remote.now_ms();
+        let now = client.env.now_ms();
         let fresh = |at: u64| now.saturating_sub(at) < TTL_MS;
         let mut refs = Refs::default();
 
@@ -373,18 +373,15 @@ fn fetch_currencies(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::script::Script;
     use crate::config;
+    use mlc_guest::testing::Scripted as Script;
 
     const EMPTY_NEXT: &str = r#""metadata":{"pagination":{"next":null}}"#;
 
     #[test]
     fn each_vendor_is_fetched_once_within_the_ttl() {
         let t = config::resolve("http://h", "").unwrap();
-        let s = Script {
-            now_ms: 1_000,
-            ..Script::default()
-        };
+        let s = Script::at(1_000);
         s.reply(
             200,
             r#"{"metadata":{},"data":{"id":7,"name":"Acme","external_id":"0000000101"}}"#,
@@ -405,10 +402,7 @@ mod tests {
     #[test]
     fn stale_entries_are_fetched_again_after_the_ttl() {
         let t = config::resolve("http://h", "").unwrap();
-        let mut s = Script {
-            now_ms: 1_000,
-            ..Script::default()
-        };
+        let s = Script::at(1_000);
         s.reply(200, r#"{"data":{"id":7,"name":"Acme","external_id":null}}"#)
             .reply(200, r#"{"data":{"id":7,"name":"Acme","external_id":"V7"}}"#);
         let mut cache = Cache::default();
@@ -423,7 +417,7 @@ mod tests {
                 None
             );
         }
-        s.now_ms += TTL_MS;
+        s.now_ms.set(s.now_ms.get() + TTL_MS);
         let c = Client::new(&s, &t);
         assert_eq!(
             cache.resolve(&c, "r", &needs).unwrap().vendors[&7]

@@ -1,16 +1,16 @@
 //! The connector's full request/reply path against the Procurify emulator of
 //! `mlc-sandbox`, called in-process as an `exchange::Handler` (no host, no
-//! sockets). The remote here plays the host's part: it adds the bearer token
+//! sockets). The `Env` here plays the host's part: it adds the bearer token
 //! the host would attach. Host-level tests come with the runtime.
 
 use std::cell::RefCell;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use connector_procurify::client::Remote;
 use connector_procurify::refs::Cache;
 use connector_procurify::streams;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use mlc_guest::Env;
 use mlc_guest::host::Level;
 use mlc_guest::http::{Request, Response, SendError, split_url};
 use mlc_guest::{Connection, Doc, Failure, Page};
@@ -82,7 +82,7 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-impl Remote for HostStandIn {
+impl Env for HostStandIn {
     fn send(&self, request: &Request) -> Result<Response, SendError> {
         let parts = split_url(&request.url)?;
         self.sent

@@ -20,7 +20,7 @@ use serde::Serialize;
 use super::check_required;
 use super::vendors::full_scan;
 use crate::ci::{Prop, field};
-use crate::client::{Client, Env};
+use crate::client::Client;
 use crate::config::{Config, QuerySetting};
 use crate::qas::{QueryResult, Row};
 use crate::values::{date_of_unix_ms, date_part, parse_date};
@@ -222,14 +222,14 @@ fn from_row(kind: Kind, row: &Row, default_setid: &str) -> Result<ChartFieldDoc,
 }
 
 /// Reads every value of the SETID.
-pub fn read<E: Env>(client: &Client<'_, E>, kind: Kind) -> Result<Page, Failure> {
+pub fn read(client: &Client<'_>, kind: Kind) -> Result<Page, Failure> {
     let cfg = client.config;
     let result = full_scan(client, kind.query(cfg), &cfg.setid)?;
     Ok(page_of(kind, &result, &cfg.setid))
 }
 
 /// Creates a value; returns it.
-pub fn write<E: Env>(client: &Client<'_, E>, kind: Kind, doc: &Doc) -> Result<String, Failure> {
+pub fn write(client: &Client<'_>, kind: Kind, doc: &Doc) -> Result<String, Failure> {
     let today = date_of_unix_ms(client.env.now_ms()).to_string();
     let (value, props) = to_props(kind, &doc.body, &doc.key, &client.config.setid, &today)
         .map_err(|e| fail::rejected(format!("{} document {:?}: {e}", kind.stream(), doc.key)))?;
@@ -238,11 +238,7 @@ pub fn write<E: Env>(client: &Client<'_, E>, kind: Kind, doc: &Doc) -> Result<St
 }
 
 /// `Some(key)` when the value exists in the query's result.
-pub fn lookup<E: Env>(
-    client: &Client<'_, E>,
-    kind: Kind,
-    key: &str,
-) -> Result<Option<String>, Failure> {
+pub fn lookup(client: &Client<'_>, kind: Kind, key: &str) -> Result<Option<String>, Failure> {
     let cfg = client.config;
     let result = full_scan(client, kind.query(cfg), &cfg.setid)?;
     Ok(result

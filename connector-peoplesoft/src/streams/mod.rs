@@ -1,5 +1,6 @@
-//! The streams this connector offers, their specs, and dispatch of read, write
-//! and lookup to the module of each stream. Document shapes are documented in
+//! The streams this connector offers, declared once in [`STREAMS`] (spec,
+//! dispatch of read, write and lookup to each stream's module, and the
+//! errors for unknown streams). Document shapes are documented in
 //! each stream's module and in the crate README.
 
 pub mod chartfields;
@@ -7,9 +8,11 @@ pub mod purchase_orders;
 pub mod vendors;
 pub mod vouchers;
 
-use mlc_guest::{Capabilities, Doc, Failure, Page, StreamSpec, Written, fail};
+use mlc_guest::streams::{Stream, Table};
+use mlc_guest::{Doc, Failure, Page, Written, fail};
 
-use crate::client::{Client, Env};
+use crate::client::Client;
+use chartfields::Kind;
 
 /// Stream of purchase orders created through the PO CI.
 pub const PURCHASE_ORDERS: &str = "purchase_orders";
@@ -22,91 +25,74 @@ pub const DEPARTMENTS: &str = "departments";
 /// Stream of AP vouchers.
 pub const VOUCHERS: &str = "vouchers";
 
-const ALL: &str = "purchase_orders, vendors, accounts, departments, vouchers";
+/// Reads one page (the cursor, when the stream has one).
+pub type ReadFn = fn(&Client<'_>, Option<&str>) -> Result<Page, Failure>;
+/// Writes one document; returns its PeopleSoft key.
+pub type WriteFn = fn(&Client<'_>, &Doc) -> Result<String, Failure>;
+/// Finds the record written earlier from a document key.
+pub type LookupFn = fn(&Client<'_>, &str) -> Result<Option<String>, Failure>;
 
-/// The streams `spec()` publishes.
-pub fn specs() -> Vec<StreamSpec> {
-    let spec = |name: &str, description: &str, key: &str, cursor: Option<&str>, caps| StreamSpec {
-        name: name.to_string(),
-        description: description.to_string(),
-        primary_key: key.to_string(),
-        cursor_field: cursor.map(str::to_string),
-        capabilities: caps,
-    };
-    vec![
-        spec(
-            PURCHASE_ORDERS,
-            "Purchase orders created through the PO Component Interface (PO_ID NEXT); the document key is PO_REF",
-            "po_ref",
-            None,
-            Capabilities::WRITE | Capabilities::LOOKUP,
-        ),
-        spec(
-            VENDORS,
-            "Suppliers of the SETID: read through the active-suppliers query, created through the VNDR_ID CI",
-            "vendor_id",
-            None,
-            Capabilities::READ | Capabilities::WRITE | Capabilities::LOOKUP,
-        ),
-        spec(
-            ACCOUNTS,
-            "GL account ChartField values of the SETID (query read, ACCOUNT_CF create)",
-            "account",
-            None,
-            Capabilities::READ | Capabilities::WRITE | Capabilities::LOOKUP,
-        ),
-        spec(
-            DEPARTMENTS,
-            "Department ChartField values (cost centers) of the SETID (query read, DEPT_CF create)",
-            "deptid",
-            None,
-            Capabilities::READ | Capabilities::WRITE | Capabilities::LOOKUP,
-        ),
-        spec(
-            VOUCHERS,
-            "AP vouchers changed since the cursor date, one document per voucher with its lines; key business_unit/voucher_id",
-            "business_unit/voucher_id",
-            Some("last_update_date"),
-            Capabilities::READ,
-        ),
-    ]
-}
-
-fn unsupported(stream: &str, what: &str) -> Failure {
-    let known = [PURCHASE_ORDERS, VENDORS, ACCOUNTS, DEPARTMENTS, VOUCHERS].contains(&stream);
-    if known {
-        fail::config(format!("stream {stream} does not support {what}"))
-    } else {
-        fail::config(format!(
-            "unknown stream {stream:?}: this connector offers {ALL}"
-        ))
-    }
-}
+/// Every stream, declared once, in the order `spec()` lists them: the table
+/// drives the spec, dispatch and the errors for unknown streams.
+pub const STREAMS: Table<ReadFn, WriteFn, LookupFn> = Table {
+    connector: crate::NAME,
+    streams: &[
+        Stream {
+            name: PURCHASE_ORDERS,
+            description: "Purchase orders created through the PO Component Interface (PO_ID NEXT); the document key is PO_REF",
+            primary_key: "po_ref",
+            cursor_field: None,
+            read: None,
+            write: Some(purchase_orders::write),
+            lookup: Some(purchase_orders::lookup),
+        },
+        Stream {
+            name: VENDORS,
+            description: "Suppliers of the SETID: read through the active-suppliers query, created through the VNDR_ID CI",
+            primary_key: "vendor_id",
+            cursor_field: None,
+            read: Some(|c, _| vendors::read(c)),
+            write: Some(vendors::write),
+            lookup: Some(vendors::lookup),
+        },
+        Stream {
+            name: ACCOUNTS,
+            description: "GL account ChartField values of the SETID (query read, ACCOUNT_CF create)",
+            primary_key: "account",
+            cursor_field: None,
+            read: Some(|c, _| chartfields::read(c, Kind::Account)),
+            write: Some(|c, doc| chartfields::write(c, Kind::Account, doc)),
+            lookup: Some(|c, key| chartfields::lookup(c, Kind::Account, key)),
+        },
+        Stream {
+            name: DEPARTMENTS,
+            description: "Department ChartField values (cost centers) of the SETID (query read, DEPT_CF create)",
+            primary_key: "deptid",
+            cursor_field: None,
+            read: Some(|c, _| chartfields::read(c, Kind::Department)),
+            write: Some(|c, doc| chartfields::write(c, Kind::Department, doc)),
+            lookup: Some(|c, key| chartfields::lookup(c, Kind::Department, key)),
+        },
+        Stream {
+            name: VOUCHERS,
+            description: "AP vouchers changed since the cursor date, one document per voucher with its lines; key business_unit/voucher_id",
+            primary_key: "business_unit/voucher_id",
+            cursor_field: Some("last_update_date"),
+            read: Some(vouchers::read),
+            write: None,
+            lookup: None,
+        },
+    ],
+};
 
 /// Reads one page of `stream`.
-pub fn read<E: Env>(
-    client: &Client<'_, E>,
-    stream: &str,
-    cursor: Option<&str>,
-) -> Result<Page, Failure> {
-    match stream {
-        VENDORS => vendors::read(client),
-        ACCOUNTS => chartfields::read(client, chartfields::Kind::Account),
-        DEPARTMENTS => chartfields::read(client, chartfields::Kind::Department),
-        VOUCHERS => vouchers::read(client, cursor),
-        other => Err(unsupported(other, "read")),
-    }
+pub fn read(client: &Client<'_>, stream: &str, cursor: Option<&str>) -> Result<Page, Failure> {
+    (STREAMS.read(stream)?)(client, cursor)
 }
 
 /// Writes one document to `stream`.
-pub fn write<E: Env>(client: &Client<'_, E>, stream: &str, doc: &Doc) -> Result<Written, Failure> {
-    let target_key = match stream {
-        PURCHASE_ORDERS => purchase_orders::write(client, doc)?,
-        VENDORS => vendors::write(client, doc)?,
-        ACCOUNTS => chartfields::write(client, chartfields::Kind::Account, doc)?,
-        DEPARTMENTS => chartfields::write(client, chartfields::Kind::Department, doc)?,
-        other => return Err(unsupported(other, "write")),
-    };
+pub fn write(client: &Client<'_>, stream: &str, doc: &Doc) -> Result<Written, Failure> {
+    let target_key = (STREAMS.write(stream)?)(client, doc)?;
     Ok(Written {
         key: doc.key.clone(),
         target_key,
@@ -114,18 +100,8 @@ pub fn write<E: Env>(client: &Client<'_, E>, stream: &str, doc: &Doc) -> Result<
 }
 
 /// Finds the record written earlier from document key `key`.
-pub fn lookup<E: Env>(
-    client: &Client<'_, E>,
-    stream: &str,
-    key: &str,
-) -> Result<Option<String>, Failure> {
-    match stream {
-        PURCHASE_ORDERS => purchase_orders::lookup(client, key),
-        VENDORS => vendors::lookup(client, key),
-        ACCOUNTS => chartfields::lookup(client, chartfields::Kind::Account, key),
-        DEPARTMENTS => chartfields::lookup(client, chartfields::Kind::Department, key),
-        other => Err(unsupported(other, "lookup")),
-    }
+pub fn lookup(client: &Client<'_>, stream: &str, key: &str) -> Result<Option<String>, Failure> {
+    (STREAMS.lookup(stream)?)(client, key)
 }
 
 /// Checks a text value bound for a PeopleSoft character field: at most `max`
@@ -169,10 +145,11 @@ pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mlc_guest::Capabilities;
 
     #[test]
     fn specs_cover_every_stream_with_its_capabilities() {
-        let s = specs();
+        let s = STREAMS.specs();
         let names: Vec<&str> = s.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(
             names,

@@ -26,7 +26,7 @@ use serde::Deserialize;
 
 use super::{PURCHASE_ORDERS, check_required, check_text, parse_body};
 use crate::ci::{Prop, field, opt_field};
-use crate::client::{Client, Env};
+use crate::client::Client;
 use crate::config::Config;
 use crate::values::{parse_date, parse_decimal};
 
@@ -315,7 +315,7 @@ pub fn to_props(po: &PurchaseOrder, key: &str, config: &Config) -> Result<Vec<Pr
 }
 
 /// Creates the purchase order; returns the assigned PO_ID.
-pub fn write<E: Env>(client: &Client<'_, E>, doc: &Doc) -> Result<String, Failure> {
+pub fn write(client: &Client<'_>, doc: &Doc) -> Result<String, Failure> {
     let po: PurchaseOrder = parse_body(PURCHASE_ORDERS, doc)?;
     let props = to_props(&po, &doc.key, client.config)
         .map_err(|e| fail::rejected(format!("purchase_orders document {:?}: {e}", doc.key)))?;
@@ -343,7 +343,7 @@ pub fn write<E: Env>(client: &Client<'_, E>, doc: &Doc) -> Result<String, Failur
 }
 
 /// The PO_ID of the order whose PO_REF is exactly `key`, if any.
-pub fn lookup<E: Env>(client: &Client<'_, E>, key: &str) -> Result<Option<String>, Failure> {
+pub fn lookup(client: &Client<'_>, key: &str) -> Result<Option<String>, Failure> {
     check_required("po_ref", key, 30)
         .map_err(|e| fail::rejected(format!("purchase_orders lookup: {e}")))?;
     let rows = client.ci_find(
@@ -356,10 +356,10 @@ pub fn lookup<E: Env>(client: &Client<'_, E>, key: &str) -> Result<Option<String
 
 /// Find matches "begins with": keep only rows whose PO_REF is exactly `key`
 /// (a row without PO_REF is trusted only when it is the single match).
-fn pick_exact<E: Env>(
+fn pick_exact(
     rows: &[std::collections::HashMap<String, String>],
     key: &str,
-    client: &Client<'_, E>,
+    client: &Client<'_>,
 ) -> Option<String> {
     let exact: Vec<&String> = rows
         .iter()
@@ -556,8 +556,8 @@ mod tests {
         assert_eq!(props[2], field("VENDOR_SETID", "SET2"));
     }
 
-    fn po_env() -> FakeEnv {
-        let env = FakeEnv::default();
+    fn po_env() -> Scripted {
+        let env = fake_env();
         env.on("CI_PO_EXPRESS.1.wsdl", |_| {
             ok(ci_wsdl("PO_EXPRESS", &["C", "F"], 55))
         });

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{VENDORS, check_required, check_text, parse_body};
 use crate::ci::{Prop, field, opt_field};
-use crate::client::{Client, Env};
+use crate::client::Client;
 use crate::qas::{QueryResult, Row};
 use crate::values::date_of_unix_ms;
 
@@ -187,8 +187,8 @@ pub fn page_of(result: &QueryResult, default_setid: &str) -> Page {
 
 /// Runs a full-scan query with `MaxRow` = max_rows + 1 so that a scan the cap
 /// would cut is detected instead of silently truncated.
-pub(crate) fn full_scan<E: Env>(
-    client: &Client<'_, E>,
+pub(crate) fn full_scan(
+    client: &Client<'_>,
     query: &crate::config::QuerySetting,
     value: &str,
 ) -> Result<QueryResult, Failure> {
@@ -204,14 +204,14 @@ pub(crate) fn full_scan<E: Env>(
 }
 
 /// Reads every active supplier of the SETID.
-pub fn read<E: Env>(client: &Client<'_, E>) -> Result<Page, Failure> {
+pub fn read(client: &Client<'_>) -> Result<Page, Failure> {
     let cfg = client.config;
     let result = full_scan(client, &cfg.supplier_query, &cfg.setid)?;
     Ok(page_of(&result, &cfg.setid))
 }
 
 /// Creates a supplier; returns its VENDOR_ID.
-pub fn write<E: Env>(client: &Client<'_, E>, doc: &Doc) -> Result<String, Failure> {
+pub fn write(client: &Client<'_>, doc: &Doc) -> Result<String, Failure> {
     let v: NewVendor = parse_body(VENDORS, doc)?;
     let today = date_of_unix_ms(client.env.now_ms()).to_string();
     let props = to_props(&v, &doc.key, &client.config.setid, &today)
@@ -250,7 +250,7 @@ pub fn match_key(rows: &[Row], key: &str) -> Result<Option<String>, String> {
 }
 
 /// The VENDOR_ID of the supplier whose VENDOR_ID or NAME1 is `key`.
-pub fn lookup<E: Env>(client: &Client<'_, E>, key: &str) -> Result<Option<String>, Failure> {
+pub fn lookup(client: &Client<'_>, key: &str) -> Result<Option<String>, Failure> {
     let cfg = client.config;
     let result = full_scan(client, &cfg.supplier_query, &cfg.setid)?;
     match_key(&result.rows, key).map_err(|e| fail::rejected(format!("vendors lookup: {e}")))
@@ -388,7 +388,7 @@ mod tests {
 
     #[test]
     fn full_scan_reaching_max_rows_fails_asking_to_raise_it() {
-        let env = FakeEnv::default();
+        let env = fake_env();
         env.on("QAS_QRY_SERVICE.1.wsdl", |_| {
             ok(include_str!("../../tests/fixtures/QAS_QRY_SERVICE.1.wsdl"))
         });

@@ -22,7 +22,7 @@
 use mlc_guest::{BadRecord, Doc, Failure, Page, fail};
 use serde::Serialize;
 
-use crate::client::{Client, Env};
+use crate::client::Client;
 use crate::qas::Row;
 use crate::values::{Date, date_part, minus_days, parse_date, parse_decimal};
 
@@ -260,7 +260,7 @@ pub fn page_of(
 }
 
 /// Reads the vouchers changed since the cursor date.
-pub fn read<E: Env>(client: &Client<'_, E>, cursor: Option<&str>) -> Result<Page, Failure> {
+pub fn read(client: &Client<'_>, cursor: Option<&str>) -> Result<Page, Failure> {
     let cfg = client.config;
     let since_text = cursor.unwrap_or(&cfg.voucher_start_date);
     let since = parse_date(since_text).ok_or_else(|| {
@@ -451,7 +451,7 @@ mod tests {
 
     #[test]
     fn read_sends_the_cursor_as_prompt_and_asks_one_row_more_than_max_rows() {
-        let env = FakeEnv::default();
+        let env = fake_env();
         env.on("QAS_QRY_SERVICE.1.wsdl", |_| {
             ok(include_str!("../../tests/fixtures/QAS_QRY_SERVICE.1.wsdl"))
         });

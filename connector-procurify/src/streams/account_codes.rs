@@ -12,10 +12,11 @@
 //! `active` are optional; `active` cannot be changed through Procurify's API
 //! and is ignored) plus optional `departments` (department ids, on create).
 
+use mlc_guest::upsert::{Upsert, upsert};
 use mlc_guest::{Doc, Failure, Written};
 use serde_json::{Map, Value, json};
 
-use super::{Ctx, Info, ScanSpec, bad_input, check_keys, parse_body, reply_id};
+use super::{Ctx, Read, ScanSpec, Stream, bad_input, check_keys, parse_body, reply_id};
 use crate::fields::{FieldError, Obj};
 
 /// Stream name.
@@ -27,17 +28,17 @@ pub const PERMISSION_READ: &str = "view account codes";
 /// Permission needed to write.
 pub const PERMISSION_WRITE: &str = "add and change account codes";
 
-/// Stream description.
-pub const INFO: Info = Info {
+/// The stream's entry in the connector's table (spec and dispatch).
+pub const STREAM: Stream = Stream {
     name: NAME,
     description: "GL account codes, full scan (unchanged codes not emitted again); write creates or updates by id or \
         code; lookup by code. Doc: {id, code, description, account_type (0 assets, 1 liability, 2 expense, 3 income, \
         4 equity, 5 other), account_type_name, active, parent_id}; written docs may add departments[] (ids).",
     primary_key: "id",
     cursor_field: None,
-    read: true,
-    write: true,
-    lookup: true,
+    read: Some(Read::Scan(SCAN)),
+    write: Some(write),
+    lookup: Some(lookup),
 };
 
 /// How the scan reads it.
@@ -151,47 +152,86 @@ fn find_by_code(ctx: &Ctx<'_>, what: &str, code: &str) -> Result<Option<i64>, Fa
     Ok(hit.and_then(|v| v.get("id").and_then(Value::as_i64)))
 }
 
-/// Creates or updates an account code.
-pub fn write(ctx: &mut Ctx<'_>, doc: &Doc) -> Result<Written, Failure> {
-    let body = parse_body(NAME, doc)?;
-    check_keys(NAME, &doc.key, &body, WRITE_KEYS)?;
-    let (id, mut request) =
-        request_body(&doc.key, &body).map_err(|e| bad_input(NAME, &doc.key, e))?;
-    let what = format!("write {NAME} {}", doc.key);
-    let code = request
-        .get("code")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    let existing = match id {
-        Some(id) => Some(id),
-        None => find_by_code(ctx, &what, &code)?,
-    };
-    let reply = match existing {
-        Some(id) => {
-            // The update serializer takes code, description and account_type only.
-            request.remove("parent");
-            request.remove("departments");
-            ctx.client.object(
-                &what,
-                PERMISSION_WRITE,
-                "PUT",
-                &format!("{PATH}{id}/"),
-                Some(&Value::Object(request)),
-            )?
+/// An account code write: the id to update (from the document) and the fields to set.
+pub struct CodeRequest {
+    id: Option<i64>,
+    fields: Map<String, Value>,
+}
+
+/// Creates or updates account codes (by id, else by code).
+pub struct AccountCodeUpsert;
+
+impl<'a> Upsert<Ctx<'a>> for AccountCodeUpsert {
+    const STREAM: &'static str = NAME;
+    type Request = CodeRequest;
+    type Existing = i64;
+
+    fn parse(&self, doc: &Doc) -> Result<CodeRequest, Failure> {
+        let body = parse_body(NAME, doc)?;
+        check_keys(NAME, &doc.key, &body, WRITE_KEYS)?;
+        let (id, fields) =
+            request_body(&doc.key, &body).map_err(|e| bad_input(NAME, &doc.key, e))?;
+        Ok(CodeRequest { id, fields })
+    }
+
+    fn find(
+        &self,
+        ctx: &mut Ctx<'a>,
+        what: &str,
+        request: &CodeRequest,
+    ) -> Result<Option<i64>, Failure> {
+        if request.id.is_some() {
+            return Ok(request.id);
         }
-        None => ctx.client.object(
-            &what,
+        let code = request
+            .fields
+            .get("code")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        find_by_code(ctx, what, code)
+    }
+
+    fn create(
+        &self,
+        ctx: &mut Ctx<'a>,
+        what: &str,
+        request: CodeRequest,
+    ) -> Result<String, Failure> {
+        let reply = ctx.client.object(
+            what,
             PERMISSION_WRITE,
             "POST",
             PATH,
-            Some(&Value::Object(request)),
-        )?,
-    };
-    Ok(Written {
-        key: doc.key.clone(),
-        target_key: reply_id(&what, &reply, existing)?.to_string(),
-    })
+            Some(&Value::Object(request.fields)),
+        )?;
+        Ok(reply_id(what, &reply, None)?.to_string())
+    }
+
+    fn update(
+        &self,
+        ctx: &mut Ctx<'a>,
+        what: &str,
+        id: i64,
+        request: CodeRequest,
+    ) -> Result<String, Failure> {
+        let mut fields = request.fields;
+        // The update serializer takes code, description and account_type only.
+        fields.remove("parent");
+        fields.remove("departments");
+        let reply = ctx.client.object(
+            what,
+            PERMISSION_WRITE,
+            "PUT",
+            &format!("{PATH}{id}/"),
+            Some(&Value::Object(fields)),
+        )?;
+        Ok(reply_id(what, &reply, Some(id))?.to_string())
+    }
+}
+
+/// Creates or updates an account code.
+pub fn write(ctx: &mut Ctx<'_>, doc: &Doc) -> Result<Written, Failure> {
+    upsert(&AccountCodeUpsert, ctx, doc)
 }
 
 /// Finds the account code whose code is `key`.

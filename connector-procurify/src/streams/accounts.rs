@@ -10,23 +10,23 @@
 
 use serde_json::{Value, json};
 
-use super::{Info, ScanSpec};
+use super::{Read, ScanSpec, Stream};
 use crate::fields::{FieldError, Obj};
 
 /// Stream name.
 pub const NAME: &str = "accounts";
 
-/// Stream description.
-pub const INFO: Info = Info {
+/// The stream's entry in the connector's table (spec and dispatch).
+pub const STREAM: Stream = Stream {
     name: NAME,
     description: "Chart of accounts entries (account code x department), full scan; unchanged entries are not emitted \
         again. Doc: {id, active, account_code{id,code,description,account_type}, department{id,name,external_id,\
         location{id,name}}, budget, start, end}.",
     primary_key: "id",
     cursor_field: None,
-    read: true,
-    write: false,
-    lookup: false,
+    read: Some(Read::Scan(SCAN)),
+    write: None,
+    lookup: None,
 };
 
 /// How the scan reads it.

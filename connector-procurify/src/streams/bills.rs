@@ -15,7 +15,7 @@
 use mlc_guest::Failure;
 use serde_json::{Value, json};
 
-use super::{Ctx, Fetched, Info, Outcome, lines, page_query};
+use super::{Ctx, Fetched, Outcome, Read, Stream, lines, page_query};
 use crate::cursor::Incremental;
 use crate::fields::{FieldError, Obj, key_of};
 use crate::refs::CurrencyRef;
@@ -28,17 +28,17 @@ pub const PATH: &str = "/api/v3/ap/bills/";
 /// Permission needed.
 pub const PERMISSION: &str = "view bills (accounts payable)";
 
-/// Stream description.
-pub const INFO: Info = Info {
+/// The stream's entry in the connector's table (spec and dispatch).
+pub const STREAM: Stream = Stream {
     name: NAME,
     description: "AP bills (read only). Doc: {id, uuid, invoice_number, status, type, locked, past_due, vendor{id,name}, \
         currency{id,code,rate}, total_with_tax, invoice_date, due_date, gl_post_date, submitted_date, modified, \
         item_ids[], version}.",
     primary_key: "id",
     cursor_field: Some("modified"),
-    read: true,
-    write: false,
-    lookup: false,
+    read: Some(Read::Incremental(fetch)),
+    write: None,
+    lookup: None,
 };
 
 /// Normalizes a `SimpleBill`.

@@ -9,10 +9,11 @@
 //! `POST /api/v3/purchase-orders/{po}/close/`. The target key is the PO
 //! number. Lookup takes a PO number and answers it when that PO is closed.
 
+use mlc_guest::upsert::{Upsert, upsert};
 use mlc_guest::{Doc, Failure, Written, fail};
 use serde_json::Value;
 
-use super::{Ctx, Info, bad_input, check_keys, parse_body};
+use super::{Ctx, Stream, bad_input, check_keys, parse_body};
 use crate::api::{self, Subject};
 use crate::fields::{FieldError, Obj};
 
@@ -25,17 +26,17 @@ pub const PERMISSION_CLOSE: &str = "close purchase orders";
 /// State code of a closed purchase order.
 pub const CLOSED: i64 = 3;
 
-/// Stream description.
-pub const INFO: Info = Info {
+/// The stream's entry in the connector's table (spec and dispatch).
+pub const STREAM: Stream = Stream {
     name: NAME,
     description: "Closes Procurify purchase orders (write) and tells whether one is closed (lookup by PO number). Doc: \
         {purchase_order: Procurify PO number (default: the document key), source: optional context, not sent}; target \
         key: the PO number.",
     primary_key: "purchase_order",
     cursor_field: None,
-    read: false,
-    write: true,
-    lookup: true,
+    read: None,
+    write: Some(write),
+    lookup: Some(lookup),
 };
 
 /// The PO number a closure document targets.
@@ -66,40 +67,63 @@ fn state_of(ctx: &Ctx<'_>, what: &str, po: i64) -> Result<Option<i64>, Failure> 
         .map_err(|e| fail::protocol(format!("{what}: purchase order {po}: {e}")))
 }
 
+/// Closes purchase orders: the record a closure document "finds" is its PO
+/// already closed (nothing to change); otherwise the close is posted.
+pub struct ClosureUpsert;
+
+impl<'a> Upsert<Ctx<'a>> for ClosureUpsert {
+    const STREAM: &'static str = NAME;
+    /// The PO number.
+    type Request = i64;
+    /// The PO is closed already.
+    type Existing = ();
+
+    fn parse(&self, doc: &Doc) -> Result<i64, Failure> {
+        let body = parse_body(NAME, doc)?;
+        check_keys(NAME, &doc.key, &body, &["purchase_order", "source"])?;
+        target_po(&doc.key, &body).map_err(|e| bad_input(NAME, &doc.key, e))
+    }
+
+    fn what(&self, doc: &Doc, po: &i64) -> String {
+        format!("write {NAME} {}: purchase order {po}", doc.key)
+    }
+
+    fn find(&self, ctx: &mut Ctx<'a>, what: &str, po: &i64) -> Result<Option<()>, Failure> {
+        Ok((state_of(ctx, what, *po)? == Some(CLOSED)).then_some(()))
+    }
+
+    fn create(&self, ctx: &mut Ctx<'a>, what: &str, po: i64) -> Result<String, Failure> {
+        let path = format!("/api/v3/purchase-orders/{po}/close/");
+        let response = ctx.client.call(
+            what,
+            PERMISSION_CLOSE,
+            Subject::Object,
+            "POST",
+            &path,
+            &[],
+            None,
+        )?;
+        if response.body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(po.to_string()); // a bare 200/204 is a success too
+        }
+        let reply = api::parse_single(&response.body)
+            .map_err(|e| fail::protocol(format!("{what}: POST {path}: {e}")))?;
+        match reply.get("state").and_then(Value::as_i64) {
+            Some(state) if state != CLOSED => Err(fail::protocol(format!(
+                "{what}: Procurify answered the close with state {state}, not {CLOSED} (closed)"
+            ))),
+            _ => Ok(po.to_string()),
+        }
+    }
+
+    fn update(&self, _ctx: &mut Ctx<'a>, _what: &str, (): (), po: i64) -> Result<String, Failure> {
+        Ok(po.to_string())
+    }
+}
+
 /// Closes the purchase order a document names.
 pub fn write(ctx: &mut Ctx<'_>, doc: &Doc) -> Result<Written, Failure> {
-    let body = parse_body(NAME, doc)?;
-    check_keys(NAME, &doc.key, &body, &["purchase_order", "source"])?;
-    let po = target_po(&doc.key, &body).map_err(|e| bad_input(NAME, &doc.key, e))?;
-    let what = format!("write {NAME} {}: purchase order {po}", doc.key);
-    let written = Written {
-        key: doc.key.clone(),
-        target_key: po.to_string(),
-    };
-    if state_of(ctx, &what, po)? == Some(CLOSED) {
-        return Ok(written);
-    }
-    let path = format!("/api/v3/purchase-orders/{po}/close/");
-    let response = ctx.client.call(
-        &what,
-        PERMISSION_CLOSE,
-        Subject::Object,
-        "POST",
-        &path,
-        &[],
-        None,
-    )?;
-    if response.body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(written); // a bare 200/204 is a success too
-    }
-    let reply = api::parse_single(&response.body)
-        .map_err(|e| fail::protocol(format!("{what}: POST {path}: {e}")))?;
-    match reply.get("state").and_then(Value::as_i64) {
-        Some(state) if state != CLOSED => Err(fail::protocol(format!(
-            "{what}: Procurify answered the close with state {state}, not {CLOSED} (closed)"
-        ))),
-        _ => Ok(written),
-    }
+    upsert(&ClosureUpsert, ctx, doc)
 }
 
 /// `Some(po)` when purchase order `key` is closed.

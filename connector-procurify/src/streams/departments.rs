@@ -13,10 +13,11 @@
 //! document key; `location.id` defaults to the `department_location_id`
 //! setting, or to the existing department's location on update).
 
+use mlc_guest::upsert::{Upsert, upsert};
 use mlc_guest::{Doc, Failure, Written, fail};
 use serde_json::{Map, Value, json};
 
-use super::{Ctx, Info, ScanSpec, bad_input, check_keys, parse_body, reply_id};
+use super::{Ctx, Read, ScanSpec, Stream, bad_input, check_keys, parse_body, reply_id};
 use crate::fields::{FieldError, Obj};
 
 /// Stream name.
@@ -28,17 +29,17 @@ pub const PERMISSION_READ: &str = "view departments";
 /// Permission needed to write.
 pub const PERMISSION_WRITE: &str = "add and change departments";
 
-/// Stream description.
-pub const INFO: Info = Info {
+/// The stream's entry in the connector's table (spec and dispatch).
+pub const STREAM: Stream = Stream {
     name: NAME,
     description: "Departments (cost centers), full scan (unchanged ones not emitted again); write creates or updates by \
         id or external_id; lookup by external_id, else exact name. Doc: {id, name, external_id, active, \
         location{id,name}}.",
     primary_key: "id",
     cursor_field: None,
-    read: true,
-    write: true,
-    lookup: true,
+    read: Some(Read::Scan(SCAN)),
+    write: Some(write),
+    lookup: Some(lookup),
 };
 
 /// How the scan reads it.
@@ -75,7 +76,7 @@ pub struct DeptRequest {
     pub id: Option<i64>,
     /// Location (branch) id, when the document gives one.
     pub location: Option<i64>,
-    /// Request fields other than `branch` (decided by [`write`]).
+    /// Request fields other than `branch` (decided by [`DepartmentUpsert`]).
     pub fields: Map<String, Value>,
 }
 
@@ -130,55 +131,100 @@ fn find(
     Ok(hit.as_ref().and_then(ids).or(named))
 }
 
-/// Creates or updates a department.
-pub fn write(ctx: &mut Ctx<'_>, doc: &Doc) -> Result<Written, Failure> {
-    let body = parse_body(NAME, doc)?;
-    check_keys(NAME, &doc.key, &body, WRITE_KEYS)?;
-    let DeptRequest {
-        id,
-        location,
-        fields: mut request,
-    } = request_body(&doc.key, &body).map_err(|e| bad_input(NAME, &doc.key, e))?;
-    let what = format!("write {NAME} {}", doc.key);
-    let external_id = request
-        .get("external_id")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    let existing = match id {
-        Some(id) => Some((id, None)),
-        None => find(ctx, &what, &external_id, false)?,
-    };
-    let default_location = ctx.client.target.settings.department_location_id;
-    let branch = location
-        .or(existing.and_then(|(_, b)| b))
-        .or(default_location)
+/// The location (branch) a department is written with: the document's, else
+/// the existing record's, else the connection's `department_location_id`.
+fn branch(
+    ctx: &Ctx<'_>,
+    what: &str,
+    request: &DeptRequest,
+    existing: Option<i64>,
+) -> Result<i64, Failure> {
+    request
+        .location
+        .or(existing)
+        .or(ctx.client.target.settings.department_location_id)
         .ok_or_else(|| {
             fail::rejected(format!(
                 "{what}: no location for the department: set `location.id` in the document or `department_location_id` in the connection config"
             ))
-        })?;
-    request.insert("branch".into(), json!(branch));
-    let reply = match existing {
-        Some((id, _)) => ctx.client.object(
-            &what,
-            PERMISSION_WRITE,
-            "PUT",
-            &format!("{PATH}{id}/"),
-            Some(&Value::Object(request)),
-        )?,
-        None => ctx.client.object(
-            &what,
+        })
+}
+
+/// Creates or updates departments (by id, else by external id).
+pub struct DepartmentUpsert;
+
+impl<'a> Upsert<Ctx<'a>> for DepartmentUpsert {
+    const STREAM: &'static str = NAME;
+    type Request = DeptRequest;
+    /// The department's id and its location (branch) id.
+    type Existing = (i64, Option<i64>);
+
+    fn parse(&self, doc: &Doc) -> Result<DeptRequest, Failure> {
+        let body = parse_body(NAME, doc)?;
+        check_keys(NAME, &doc.key, &body, WRITE_KEYS)?;
+        request_body(&doc.key, &body).map_err(|e| bad_input(NAME, &doc.key, e))
+    }
+
+    fn find(
+        &self,
+        ctx: &mut Ctx<'a>,
+        what: &str,
+        request: &DeptRequest,
+    ) -> Result<Option<(i64, Option<i64>)>, Failure> {
+        if let Some(id) = request.id {
+            return Ok(Some((id, None)));
+        }
+        let external_id = request
+            .fields
+            .get("external_id")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        find(ctx, what, external_id, false)
+    }
+
+    fn create(
+        &self,
+        ctx: &mut Ctx<'a>,
+        what: &str,
+        request: DeptRequest,
+    ) -> Result<String, Failure> {
+        let branch = branch(ctx, what, &request, None)?;
+        let mut fields = request.fields;
+        fields.insert("branch".into(), json!(branch));
+        let reply = ctx.client.object(
+            what,
             PERMISSION_WRITE,
             "POST",
             PATH,
-            Some(&Value::Object(request)),
-        )?,
-    };
-    Ok(Written {
-        key: doc.key.clone(),
-        target_key: reply_id(&what, &reply, existing.map(|(id, _)| id))?.to_string(),
-    })
+            Some(&Value::Object(fields)),
+        )?;
+        Ok(reply_id(what, &reply, None)?.to_string())
+    }
+
+    fn update(
+        &self,
+        ctx: &mut Ctx<'a>,
+        what: &str,
+        (id, existing_branch): (i64, Option<i64>),
+        request: DeptRequest,
+    ) -> Result<String, Failure> {
+        let branch = branch(ctx, what, &request, existing_branch)?;
+        let mut fields = request.fields;
+        fields.insert("branch".into(), json!(branch));
+        let reply = ctx.client.object(
+            what,
+            PERMISSION_WRITE,
+            "PUT",
+            &format!("{PATH}{id}/"),
+            Some(&Value::Object(fields)),
+        )?;
+        Ok(reply_id(what, &reply, Some(id))?.to_string())
+    }
+}
+
+/// Creates or updates a department.
+pub fn write(ctx: &mut Ctx<'_>, doc: &Doc) -> Result<Written, Failure> {
+    upsert(&DepartmentUpsert, ctx, doc)
 }
 
 /// Finds the department whose external id (else name) is `key`.

@@ -1,8 +1,8 @@
 //! The streams this connector offers, and the two paging drivers they share:
 //! incremental (a modified-since filter, see [`crate::cursor::Incremental`])
 //! and full scan (every page, unchanged records skipped, see
-//! [`crate::cursor::Scan`]). Each stream module owns its request and its
-//! record normalization; this module only dispatches.
+//! [`crate::cursor::Scan`]). Each stream module owns its request, its record
+//! normalization and its entry of [`STREAMS`]; this module only dispatches.
 
 pub mod account_codes;
 pub mod accounts;
@@ -16,7 +16,8 @@ pub mod requisitions;
 pub mod vendors;
 
 use mlc_guest::host::Level;
-use mlc_guest::{BadRecord, Capabilities, Doc, Failure, Page, StreamSpec, Written, fail};
+use mlc_guest::streams::Table;
+use mlc_guest::{BadRecord, Doc, Failure, Page, Written, fail};
 use serde_json::Value;
 
 use crate::api::{self, ListPage};
@@ -80,117 +81,56 @@ pub struct Fetched {
     pub next: Option<String>,
 }
 
-/// Static description of a stream.
-#[derive(Debug, Clone, Copy)]
-pub struct Info {
-    /// Manifest name.
-    pub name: &'static str,
-    /// One sentence plus the document shape, for `spec()`.
-    pub description: &'static str,
-    /// Field of a document that identifies it.
-    pub primary_key: &'static str,
-    /// Field the cursor follows, for incremental streams.
-    pub cursor_field: Option<&'static str>,
-    /// Readable.
-    pub read: bool,
-    /// Writable.
-    pub write: bool,
-    /// Supports lookup.
-    pub lookup: bool,
+/// How a stream is read: one of the two paging drivers of this module.
+#[derive(Clone, Copy)]
+pub enum Read {
+    /// A modified-since filter; the stream fetches and normalizes each page.
+    Incremental(FetchFn),
+    /// Every page, unchanged records skipped.
+    Scan(ScanSpec),
 }
 
-/// Every stream, in the order `spec()` lists them.
-pub const STREAMS: &[Info] = &[
-    requisitions::INFO,
-    ordered_items::INFO,
-    purchase_orders::INFO,
-    vendors::INFO,
-    account_codes::INFO,
-    departments::INFO,
-    accounts::INFO,
-    bills::INFO,
-    closures::INFO,
-];
+/// Creates or updates one document; returns what was written.
+pub type WriteFn = fn(&mut Ctx<'_>, &Doc) -> Result<Written, Failure>;
+/// Finds the record written earlier from a document key.
+pub type LookupFn = fn(&mut Ctx<'_>, &str) -> Result<Option<String>, Failure>;
 
-/// The streams as the contract's `stream-spec`s.
-pub fn specs() -> Vec<StreamSpec> {
-    STREAMS
-        .iter()
-        .map(|s| {
-            let mut caps = Capabilities::empty();
-            if s.read {
-                caps |= Capabilities::READ;
-            }
-            if s.write {
-                caps |= Capabilities::WRITE;
-            }
-            if s.lookup {
-                caps |= Capabilities::LOOKUP;
-            }
-            StreamSpec {
-                name: s.name.to_string(),
-                description: s.description.to_string(),
-                primary_key: s.primary_key.to_string(),
-                cursor_field: s.cursor_field.map(str::to_string),
-                capabilities: caps,
-            }
-        })
-        .collect()
-}
+/// One entry of [`STREAMS`].
+pub type Stream = mlc_guest::streams::Stream<Read, WriteFn, LookupFn>;
 
-fn names_with(pred: impl Fn(&Info) -> bool) -> String {
-    STREAMS
-        .iter()
-        .filter(|s| pred(s))
-        .map(|s| s.name)
-        .collect::<Vec<_>>()
-        .join(", ")
-}
+/// Every stream, declared once, in the order `spec()` lists them: the table
+/// drives the spec, dispatch and the errors for unknown streams.
+pub const STREAMS: Table<Read, WriteFn, LookupFn> = Table {
+    connector: crate::NAME,
+    streams: &[
+        requisitions::STREAM,
+        ordered_items::STREAM,
+        purchase_orders::STREAM,
+        vendors::STREAM,
+        account_codes::STREAM,
+        departments::STREAM,
+        accounts::STREAM,
+        bills::STREAM,
+        closures::STREAM,
+    ],
+};
 
 /// Reads the next page of `stream` after `cursor`.
 pub fn read(ctx: &mut Ctx<'_>, stream: &str, cursor: Option<&str>) -> Result<Page, Failure> {
-    match stream {
-        requisitions::NAME => incremental(ctx, stream, cursor, requisitions::fetch),
-        ordered_items::NAME => incremental(ctx, stream, cursor, ordered_items::fetch),
-        purchase_orders::NAME => incremental(ctx, stream, cursor, purchase_orders::fetch),
-        bills::NAME => incremental(ctx, stream, cursor, bills::fetch),
-        vendors::NAME => scan(ctx, stream, cursor, vendors::SCAN),
-        account_codes::NAME => scan(ctx, stream, cursor, account_codes::SCAN),
-        departments::NAME => scan(ctx, stream, cursor, departments::SCAN),
-        accounts::NAME => scan(ctx, stream, cursor, accounts::SCAN),
-        other => Err(fail::config(format!(
-            "read {other}: no such stream in the procurify connector; readable streams are: {}",
-            names_with(|s| s.read)
-        ))),
+    match *STREAMS.read(stream)? {
+        Read::Incremental(fetch) => incremental(ctx, stream, cursor, fetch),
+        Read::Scan(spec) => scan(ctx, stream, cursor, spec),
     }
 }
 
 /// Creates or updates `doc` in `stream`.
 pub fn write(ctx: &mut Ctx<'_>, stream: &str, doc: &Doc) -> Result<Written, Failure> {
-    match stream {
-        vendors::NAME => vendors::write(ctx, doc),
-        account_codes::NAME => account_codes::write(ctx, doc),
-        departments::NAME => departments::write(ctx, doc),
-        closures::NAME => closures::write(ctx, doc),
-        other => Err(fail::config(format!(
-            "write {other}: the procurify connector cannot write this stream; writable streams are: {}",
-            names_with(|s| s.write)
-        ))),
-    }
+    (STREAMS.write(stream)?)(ctx, doc)
 }
 
 /// Finds the record written earlier from key `key`.
 pub fn lookup(ctx: &mut Ctx<'_>, stream: &str, key: &str) -> Result<Option<String>, Failure> {
-    match stream {
-        vendors::NAME => vendors::lookup(ctx, key),
-        account_codes::NAME => account_codes::lookup(ctx, key),
-        departments::NAME => departments::lookup(ctx, key),
-        closures::NAME => closures::lookup(ctx, key),
-        other => Err(fail::config(format!(
-            "lookup {other}: the procurify connector cannot look up this stream; streams with lookup are: {}",
-            names_with(|s| s.lookup)
-        ))),
-    }
+    (STREAMS.lookup(stream)?)(ctx, key)
 }
 
 /// Fetches and normalizes page `cursor.page` of an incremental stream.
@@ -414,8 +354,8 @@ pub fn reply_id(what: &str, reply: &Value, known: Option<i64>) -> Result<i64, Fa
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::script::Script;
     use crate::config::{self, Target};
+    use mlc_guest::testing::Scripted as Script;
     use serde_json::json;
 
     fn target(config: &str) -> Target {
@@ -980,7 +920,7 @@ mod tests {
         );
         assert!(matches!(not_json, Err(Failure::Rejected(m)) if m.contains("not JSON")));
         assert!(
-            matches!(write(&mut ctx, "bills", &Doc { key: "K".into(), body: "{}".into() }), Err(Failure::Config(m)) if m.contains("writable streams are: vendors"))
+            matches!(write(&mut ctx, "bills", &Doc { key: "K".into(), body: "{}".into() }), Err(Failure::Config(m)) if m.contains("streams that support write: vendors, account_codes, departments, purchase_order_closures"))
         );
         assert_eq!(
             s.lines(),

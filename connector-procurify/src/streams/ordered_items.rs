@@ -8,7 +8,7 @@
 use mlc_guest::Failure;
 use serde_json::Value;
 
-use super::{Ctx, Fetched, Info, Outcome, lines, page_query};
+use super::{Ctx, Fetched, Outcome, Read, Stream, lines, page_query};
 use crate::cursor::Incremental;
 use crate::fields::{Obj, key_of};
 use crate::refs::{Needs, Refs};
@@ -20,8 +20,8 @@ pub const PATH: &str = "/api/v3/order-items/";
 /// Permission needed.
 pub const PERMISSION: &str = "view order items (procure)";
 
-/// Stream description.
-pub const INFO: Info = Info {
+/// The stream's entry in the connector's table (spec and dispatch).
+pub const STREAM: Stream = Stream {
     name: NAME,
     description: "Purchased order lines with their Procurify PO. Doc: the line shape {id, num, requisition_id, name, \
         sku, unit, quantity, unit_price, requested_quantity, requested_unit_price, total_cost, tax_amount, \
@@ -30,9 +30,9 @@ pub const INFO: Info = Info {
         po_line_number, created, approved_at, modified}.",
     primary_key: "id",
     cursor_field: Some("modified"),
-    read: true,
-    write: false,
-    lookup: false,
+    read: Some(Read::Incremental(fetch)),
+    write: None,
+    lookup: None,
 };
 
 /// Item statuses that mean "purchased": receive pending, received, partial, fulfilled.

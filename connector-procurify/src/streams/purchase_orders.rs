@@ -21,7 +21,7 @@
 use mlc_guest::Failure;
 use serde_json::{Value, json};
 
-use super::{Ctx, Fetched, Info, Outcome, lines, page_query};
+use super::{Ctx, Fetched, Outcome, Read, Stream, lines, page_query};
 use crate::cursor::Incremental;
 use crate::fields::{FieldError, Obj, key_of};
 use crate::refs::{CurrencyRef, Needs, Refs, VendorRef};
@@ -32,8 +32,8 @@ pub const NAME: &str = "purchase_orders";
 /// Permission needed.
 pub const PERMISSION: &str = "view purchase orders";
 
-/// Stream description.
-pub const INFO: Info = Info {
+/// The stream's entry in the connector's table (spec and dispatch).
+pub const STREAM: Stream = Stream {
     name: NAME,
     description: "Procurify purchase orders with lines. Doc: {id (procurify_PO), number, uuid, po_number, state, \
         state_name, active, date, modified, promise_date, closed_at, vendor{id,name,external_id}, currency{id,code,rate}, \
@@ -42,9 +42,9 @@ pub const INFO: Info = Info {
         shape as in ordered_items]}.",
     primary_key: "id",
     cursor_field: Some("modified"),
-    read: true,
-    write: false,
-    lookup: false,
+    read: Some(Read::Incremental(fetch)),
+    write: None,
+    lookup: None,
 };
 
 /// Name of a purchase-order state code.

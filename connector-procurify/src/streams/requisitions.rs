@@ -19,7 +19,7 @@
 use mlc_guest::Failure;
 use serde_json::{Value, json};
 
-use super::{Ctx, Fetched, Info, Outcome, lines, page_query};
+use super::{Ctx, Fetched, Outcome, Read, Stream, lines, page_query};
 use crate::cursor::Incremental;
 use crate::fields::{FieldError, Obj, key_of};
 use crate::refs::{CurrencyRef, Needs};
@@ -34,8 +34,8 @@ pub const LINES_PATH: &str = "/api/v3/order-items/";
 /// Permission needed to list every requisition.
 pub const PERMISSION: &str = "view all requisitions (global orders) and order items";
 
-/// Stream description.
-pub const INFO: Info = Info {
+/// The stream's entry in the connector's table (spec and dispatch).
+pub const STREAM: Stream = Stream {
     name: NAME,
     description: "Approved requisitions (order status 1) with all their lines. Doc: {id, uuid, status, status_name, \
         description, created, modified, required_by, total, currency{id,code,rate}, requester{id,user_id,first_name,\
@@ -46,9 +46,9 @@ pub const INFO: Info = Info {
         po_line_number, created, approved_at, modified}]}; decimals are exact strings, times RFC 3339 UTC.",
     primary_key: "id",
     cursor_field: Some("modified"),
-    read: true,
-    write: false,
-    lookup: false,
+    read: Some(Read::Incremental(fetch)),
+    write: None,
+    lookup: None,
 };
 
 /// Name of a requisition (order) status code.

@@ -16,10 +16,11 @@
 //! Written documents take the same keys (all optional but `name` on create;
 //! `type_name` and `modified` are ignored).
 
-use mlc_guest::{Doc, Failure, Written};
+use mlc_guest::upsert::{Upsert, upsert};
+use mlc_guest::{Doc, Failure, Written, fail};
 use serde_json::{Map, Value, json};
 
-use super::{Ctx, Info, ScanSpec, bad_input, check_keys, parse_body, reply_id};
+use super::{Ctx, Read, ScanSpec, Stream, bad_input, check_keys, parse_body, reply_id};
 use crate::fields::{FieldError, Obj};
 
 /// Stream name.
@@ -31,8 +32,8 @@ pub const PERMISSION_READ: &str = crate::refs::PERMISSION_VENDORS;
 /// Permission needed to write.
 pub const PERMISSION_WRITE: &str = "add and change vendors";
 
-/// Stream description.
-pub const INFO: Info = Info {
+/// The stream's entry in the connector's table (spec and dispatch).
+pub const STREAM: Stream = Stream {
     name: NAME,
     description: "Vendors, full scan (unchanged ones not emitted again); write creates or updates (by id, else \
         external_id) and sets external_id; lookup by external_id, else exact name. Doc: {id, name, active, type, \
@@ -40,9 +41,9 @@ pub const INFO: Info = Info {
         state_province,postal_code,country}, currency_id, modified}.",
     primary_key: "id",
     cursor_field: None,
-    read: true,
-    write: true,
-    lookup: true,
+    read: Some(Read::Scan(SCAN)),
+    write: Some(write),
+    lookup: Some(lookup),
 };
 
 /// How the scan reads it.
@@ -222,61 +223,98 @@ fn find(ctx: &Ctx<'_>, what: &str, key: &str, by_name: bool) -> Result<Option<i6
     Ok(hit.and_then(|v| v.get("id").and_then(Value::as_i64)))
 }
 
-/// Creates or updates a vendor.
-pub fn write(ctx: &mut Ctx<'_>, doc: &Doc) -> Result<Written, Failure> {
-    let body = parse_body(NAME, doc)?;
-    check_keys(NAME, &doc.key, &body, WRITE_KEYS)?;
-    let (id, mut request) =
-        request_body(&doc.key, &body).map_err(|e| bad_input(NAME, &doc.key, e))?;
-    let what = format!("write {NAME} {}", doc.key);
-    let external_id = request
-        .get("external_id")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    let existing = match id {
-        Some(id) => Some(id),
-        None => find(ctx, &what, &external_id, false)?,
-    };
-    let reply = match existing {
-        Some(id) => ctx.client.object(
-            &what,
+/// A vendor write: the id to update (from the document) and the fields to set.
+pub struct VendorRequest {
+    id: Option<i64>,
+    fields: Map<String, Value>,
+}
+
+/// Creates or updates vendors (by id, else by external id).
+pub struct VendorUpsert;
+
+impl<'a> Upsert<Ctx<'a>> for VendorUpsert {
+    const STREAM: &'static str = NAME;
+    type Request = VendorRequest;
+    type Existing = i64;
+
+    fn parse(&self, doc: &Doc) -> Result<VendorRequest, Failure> {
+        let body = parse_body(NAME, doc)?;
+        check_keys(NAME, &doc.key, &body, WRITE_KEYS)?;
+        let (id, fields) =
+            request_body(&doc.key, &body).map_err(|e| bad_input(NAME, &doc.key, e))?;
+        Ok(VendorRequest { id, fields })
+    }
+
+    fn find(
+        &self,
+        ctx: &mut Ctx<'a>,
+        what: &str,
+        request: &VendorRequest,
+    ) -> Result<Option<i64>, Failure> {
+        if request.id.is_some() {
+            return Ok(request.id);
+        }
+        let external_id = request
+            .fields
+            .get("external_id")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        find(ctx, what, external_id, false)
+    }
+
+    fn create(
+        &self,
+        ctx: &mut Ctx<'a>,
+        what: &str,
+        request: VendorRequest,
+    ) -> Result<String, Failure> {
+        let mut fields = request.fields;
+        let named = fields
+            .get("name")
+            .and_then(Value::as_str)
+            .is_some_and(|s| !s.trim().is_empty());
+        if !named {
+            return Err(fail::rejected(format!(
+                "{what}: `name` is required to create a vendor"
+            )));
+        }
+        // Fields the create serializer requires.
+        fields
+            .entry("type")
+            .or_insert(json!(ctx.client.target.settings.vendor_type));
+        fields.entry("email").or_insert(json!([]));
+        fields.entry("overall_score").or_insert(Value::Null);
+        let reply = ctx.client.object(
+            what,
+            PERMISSION_WRITE,
+            "POST",
+            PATH,
+            Some(&Value::Object(fields)),
+        )?;
+        Ok(reply_id(what, &reply, None)?.to_string())
+    }
+
+    fn update(
+        &self,
+        ctx: &mut Ctx<'a>,
+        what: &str,
+        id: i64,
+        request: VendorRequest,
+    ) -> Result<String, Failure> {
+        let reply = ctx.client.object(
+            what,
             PERMISSION_WRITE,
             "PATCH",
             &format!("{PATH}{id}/"),
-            Some(&Value::Object(request)),
-        )?,
-        None => {
-            let named = request
-                .get("name")
-                .and_then(Value::as_str)
-                .is_some_and(|s| !s.trim().is_empty());
-            if !named {
-                return Err(bad_input(
-                    NAME,
-                    &doc.key,
-                    FieldError("`name` is required to create a vendor".into()),
-                ));
-            }
-            // Fields the create serializer requires.
-            request
-                .entry("type")
-                .or_insert(json!(ctx.client.target.settings.vendor_type));
-            request.entry("email").or_insert(json!([]));
-            request.entry("overall_score").or_insert(Value::Null);
-            ctx.client.object(
-                &what,
-                PERMISSION_WRITE,
-                "POST",
-                PATH,
-                Some(&Value::Object(request)),
-            )?
-        }
-    };
-    Ok(Written {
-        key: doc.key.clone(),
-        target_key: reply_id(&what, &reply, existing)?.to_string(),
-    })
+            Some(&Value::Object(request.fields)),
+        )?;
+        Ok(reply_id(what, &reply, Some(id))?.to_string())
+    }
+}
+
+/// Creates or updates a vendor.
+pub fn write(ctx: &mut Ctx<'_>, doc: &Doc) -> Result<Written, Failure> {
+    upsert(&VendorUpsert, ctx, doc)
 }
 
 /// Finds the vendor whose external id (else exact name) is `key`.
