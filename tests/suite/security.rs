@@ -119,6 +119,10 @@ async fn user_info_ip_and_name_tricks_reach_only_the_listed_origin_with_the_righ
         own.requests().is_empty(),
         "a trick reached the own origin over another name"
     );
+    // The refusals are reported without the user info the tricks carried.
+    let events = format!("{:?}", sandbox.events.recent());
+    assert!(events.contains("EgressDenied"), "{events}");
+    assert!(!events.contains("acme:pw"), "a refused URL's user info was reported: {events}");
 
     // The own origin gets a Host header that is its own authority.
     let mut instance = misbehaving().instantiate(&sandbox.build()).await.unwrap();
@@ -423,10 +427,12 @@ async fn two_tenants_in_one_host_keep_their_ledgers_and_cannot_reach_each_others
     .unwrap();
     let acme_ps = acme.peoplesoft_server.base_url();
     let spy = format!(
-        "\n[tenants.globex.connections.spy]\nconnector = \"{}\"\nbase_url = \"{}\"\nconfig = {{ url = \"{acme_ps}/spy-from-globex\" }}\n\n\
+        "\n[tenants.globex.connections.spy]\nconnector = \"{}\"\nbase_url = \"{}\"\nconfig = {{ url = \"{acme_ps}/spy-from-globex?password={}\" }}\n\n\
          [tenants.globex.flows.spy]\nfrom = \"spy.fetch\"\nto = \"spy.ok\"\nmapping = \"mappings/spy.jq\"\n",
         spy_wasm.display(),
-        globex.peoplesoft_server.base_url()
+        globex.peoplesoft_server.base_url(),
+        // A secret in the refused URL's query must not reach the audit log.
+        mlc_sandbox::peoplesoft::DEMO_PASSWORD
     );
     let manifest = format!(
         "{base}\n{}{spy}",
@@ -478,6 +484,29 @@ async fn two_tenants_in_one_host_keep_their_ledgers_and_cannot_reach_each_others
         e,
         Event::EgressDenied { tenant, .. } if tenant == "globex"
     )));
+    // The denial is an audit row of globex naming the refused origin, with
+    // neither the URL's query nor any secret in it; the chain still verifies.
+    let mut export = Vec::new();
+    mlc_host::audit::export(app.store.as_ref(), Some("globex"), &mut export).unwrap();
+    let export = String::from_utf8(export).unwrap();
+    let denial = export
+        .lines()
+        .find(|l| l.contains("\"event\":\"egress_denied\""))
+        .unwrap_or_else(|| panic!("no egress_denied audit row for globex:\n{export}"));
+    assert!(denial.contains(&acme_ps), "{denial}");
+    scan(
+        "the egress denial's audit row",
+        denial.as_bytes(),
+        &[
+            mlc_sandbox::peoplesoft::DEMO_PASSWORD,
+            mlc_sandbox::procurify::DEMO_CLIENT_SECRET,
+            "spy-from-globex",
+        ],
+    );
+    assert!(matches!(
+        mlc_host::audit::verify(app.store.as_ref()).unwrap(),
+        mlc_host::audit::Verification::Verified { .. }
+    ));
 
     // Each tenant's ledger names only its own POs, in its own PeopleSoft.
     for (tenant, stage) in [(TENANT, &acme), ("globex", &globex)] {

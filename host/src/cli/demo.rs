@@ -5,7 +5,7 @@
 //! enabled flow once (a progress bar per tenant on a terminal, one line per
 //! flow otherwise, on stderr), and prints what happened and where to look next.
 
-use super::init::DEMO_SECRETS;
+use mlc_host::bundled::DEMO_SECRETS;
 use super::{Outcome, progress, report};
 use anyhow::{Context, bail};
 use mlc_host::app::{App, AppOptions};

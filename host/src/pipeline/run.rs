@@ -358,9 +358,13 @@ impl FlowRun {
             message,
             read: counts.read,
             delivered: counts.delivered,
+            linked: counts.linked,
             unchanged: counts.unchanged,
             parked: counts.parked,
             dead: counts.dead,
+            skipped: counts.skipped,
+            deferred: counts.deferred,
+            unreadable: counts.unreadable,
             retries: counts.retries,
         })?;
         Ok(RunReport {
@@ -1027,9 +1031,7 @@ impl FlowRun {
                         Ok(written) => {
                             self.write_proven.store(true, Ordering::SeqCst);
                             let n = self.pipeline.shared.writes.fetch_add(1, Ordering::SeqCst) + 1;
-                            if self.pipeline.shared.faults.crash_after_writes == Some(n) {
-                                return Err(PipelineError::SimulatedCrash(n));
-                            }
+                            self.pipeline.shared.faults.after_write(n)?;
                             self.settle_delivered(
                                 source_key,
                                 key,
