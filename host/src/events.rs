@@ -430,7 +430,10 @@ mod tests {
             .collect();
         assert_eq!(
             events,
-            [("egress_denied", "denied"), ("component_contained", "contained")]
+            [
+                ("egress_denied", "denied"),
+                ("component_contained", "contained")
+            ]
         );
         let denied = &rows[0].record;
         assert_eq!((denied.tenant.as_str(), denied.flow.as_str()), ("acme", ""));

@@ -5,12 +5,12 @@
 //! enabled flow once (a progress bar per tenant on a terminal, one line per
 //! flow otherwise, on stderr), and prints what happened and where to look next.
 
-use mlc_host::bundled::DEMO_SECRETS;
 use super::{Outcome, progress, report};
 use anyhow::{Context, bail};
 use mlc_host::app::{App, AppOptions};
 use mlc_host::audit::{self, Verification};
 use mlc_host::bundled;
+use mlc_host::bundled::DEMO_SECRETS;
 use mlc_host::events::Event;
 use mlc_host::pipeline::RunReport;
 use mlc_host::store::{RecordState, Store};

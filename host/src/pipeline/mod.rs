@@ -244,7 +244,7 @@ impl TestFaults {
 /// pipeline's plumbing one shape in every build.
 #[cfg(not(any(test, feature = "test-support")))]
 #[derive(Debug, Clone, Default)]
-struct TestFaults;
+struct TestFaults {}
 
 #[cfg(not(any(test, feature = "test-support")))]
 impl TestFaults {

@@ -10,8 +10,8 @@ use super::{
     AuditRecord, AuditRow, Crosswalks, Fence, FlowRun, LeaseGrant, LeaseHolder, LeaseInfo,
     LedgerEntry, RecordState, StateCounts, Store, StoreError, StoreResult,
 };
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use crate::audit;
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -1140,10 +1140,18 @@ mod tests {
             )
             .unwrap();
         }
-        let runs = SqliteStore::open(&path).unwrap().runs("acme", "f", 5).unwrap();
+        let runs = SqliteStore::open(&path)
+            .unwrap()
+            .runs("acme", "f", 5)
+            .unwrap();
         assert_eq!((runs[0].read, runs[0].delivered), (3, 2));
         assert_eq!(
-            (runs[0].linked, runs[0].skipped, runs[0].deferred, runs[0].unreadable),
+            (
+                runs[0].linked,
+                runs[0].skipped,
+                runs[0].deferred,
+                runs[0].unreadable
+            ),
             (0, 0, 0, 0)
         );
     }

@@ -37,7 +37,9 @@ fn browser_check(present: bool, ci: Option<&str>) -> BrowserCheck {
     );
     match (present, ci) {
         (true, _) => BrowserCheck::Present,
-        (false, Some(ci)) if !ci.is_empty() => panic!("{missing}; CI={ci} is set, so this test must run"),
+        (false, Some(ci)) if !ci.is_empty() => {
+            panic!("{missing}; CI={ci} is set, so this test must run")
+        }
         (false, _) => BrowserCheck::Skip(format!(
             "{missing}; skipping the status-page browser test (set CI=1 to make this a failure)"
         )),
@@ -53,11 +55,16 @@ fn a_missing_browser_skips_locally_with_the_package_name_and_fails_under_ci() {
         }
         BrowserCheck::Present => panic!("a missing browser was taken as present"),
     }
-    assert!(matches!(browser_check(false, Some("")), BrowserCheck::Skip(_)));
+    assert!(matches!(
+        browser_check(false, Some("")),
+        BrowserCheck::Skip(_)
+    ));
     let under_ci = std::panic::catch_unwind(|| browser_check(false, Some("1")));
-    assert!(under_ci.is_err(), "under CI a missing browser must fail the test");
+    assert!(
+        under_ci.is_err(),
+        "under CI a missing browser must fail the test"
+    );
 }
-
 
 /// How long one Chromium run may take before the test gives up on it.
 const BROWSER_DEADLINE: Duration = Duration::from_secs(90);
@@ -145,8 +152,7 @@ fn count(haystack: &str, needle: &str) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_status_page_shows_flows_counts_halts_dead_letters_and_the_chart_in_chromium() {
     let ci = std::env::var("CI").ok();
-    if let BrowserCheck::Skip(message) =
-        browser_check(Path::new(CHROMIUM).exists(), ci.as_deref())
+    if let BrowserCheck::Skip(message) = browser_check(Path::new(CHROMIUM).exists(), ci.as_deref())
     {
         eprintln!("{message}");
         return;
