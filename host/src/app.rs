@@ -83,7 +83,8 @@ pub struct App {
     pub store: Arc<SqliteStore>,
     /// The vault.
     pub vault: Arc<Vault>,
-    /// Runtime events (egress denials, tokens, containment).
+    /// Runtime events (egress denials, tokens, containment): logged,
+    /// counted and, where they matter, audited.
     pub events: Arc<EventLog>,
     /// The runnable tenants.
     pub deployment: Deployment,
@@ -101,7 +102,11 @@ impl App {
         let key = vault_key(&manifest)?;
         let store = Arc::new(SqliteStore::open(&manifest.store_path)?);
         let vault = Arc::new(Vault::new(key, store.clone() as Arc<dyn Store>));
-        let events = Arc::new(EventLog::new());
+        // Egress denials and contained calls become audit rows in this store.
+        let events = Arc::new(EventLog::with_audit(
+            store.clone() as Arc<dyn Store>,
+            options.clock.clone(),
+        ));
         let runtime = Arc::new(Runtime::new(RuntimeConfig {
             cache_dir: options.cache_dir.clone(),
             ..RuntimeConfig::default()

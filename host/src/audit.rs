@@ -1,8 +1,51 @@
-//! The audit log's guarantees: verification of the hash chain (an edited,
-//! inserted or deleted row breaks it) and export as JSON lines.
+//! The audit log's guarantees, in one place: the hash chain (how a row is
+//! linked to the previous one; stores call [`link`] when they append),
+//! its verification (an edited, inserted or deleted row breaks it) and
+//! export as JSON lines.
 
-use crate::store::{AuditRow, Store, StoreError, sqlite_audit_hash};
+use crate::store::{AuditRecord, AuditRow, Store, StoreError};
+use sha2::{Digest, Sha256};
 use std::io::Write;
+
+/// The hash that precedes the first audit row.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// A row's hash: SHA-256 over the previous row's hash, its sequence number
+/// and every field of the record, in order, each length-prefixed so no two
+/// rows can serialize alike.
+pub fn row_hash(prev_hash: &str, seq: u64, r: &AuditRecord) -> String {
+    let mut h = Sha256::new();
+    let mut field = |s: &str| {
+        h.update((s.len() as u64).to_be_bytes());
+        h.update(s.as_bytes());
+    };
+    field(prev_hash);
+    field(&seq.to_string());
+    field(&r.time_ms.to_string());
+    field(&r.tenant);
+    field(&r.flow);
+    field(&r.event);
+    field(r.source_key.as_deref().unwrap_or("\u{0}"));
+    field(r.key.as_deref().unwrap_or("\u{0}"));
+    field(r.target_key.as_deref().unwrap_or("\u{0}"));
+    field(r.payload_hash.as_deref().unwrap_or("\u{0}"));
+    field(&r.attempt.map(|a| a.to_string()).unwrap_or_default());
+    field(&r.outcome);
+    field(&r.message);
+    hex::encode(h.finalize())
+}
+
+/// Where `record` goes in the chain after the last row (`(seq, hash)`, none
+/// for an empty log): its sequence number, the previous hash and its own
+/// hash. A store calls it inside the transaction that read the last row.
+pub fn link(last: Option<(u64, String)>, record: &AuditRecord) -> (u64, String, String) {
+    let (seq, prev_hash) = match last {
+        Some((seq, hash)) => (seq + 1, hash),
+        None => (1, GENESIS_HASH.to_string()),
+    };
+    let hash = row_hash(&prev_hash, seq, record);
+    (seq, prev_hash, hash)
+}
 
 /// Rows read per batch.
 const BATCH: usize = 5_000;
@@ -29,7 +72,7 @@ pub enum Verification {
 /// Checks the whole chain.
 pub fn verify(store: &dyn Store) -> Result<Verification, StoreError> {
     let mut expected_seq = 1u64;
-    let mut prev = crate::store::GENESIS_HASH.to_string();
+    let mut prev = GENESIS_HASH.to_string();
     let mut after = 0u64;
     loop {
         let rows = store.audit_rows(after, BATCH)?;
@@ -52,7 +95,7 @@ pub fn verify(store: &dyn Store) -> Result<Verification, StoreError> {
                     reason: "does not chain to the previous row".into(),
                 });
             }
-            if sqlite_audit_hash(&row.prev_hash, row.seq, &row.record) != row.hash {
+            if row_hash(&row.prev_hash, row.seq, &row.record) != row.hash {
                 return Ok(Verification::Broken {
                     seq: row.seq,
                     reason: "its content does not match its hash (edited)".into(),

@@ -1,6 +1,7 @@
 //! The shipped configuration, embedded in the binary: `manifest.toml` (the
 //! sandbox tenant) and the default mapping programs of `mappings/`. The demo
-//! and the end-to-end tests write them out with the sandbox's addresses.
+//! and the end-to-end tests write them out with the sandbox's addresses; the
+//! demo credentials exist only with the `sandbox` feature.
 
 use crate::credentials::Secret;
 use crate::store::{SqliteStore, Store};
@@ -59,7 +60,9 @@ pub const MAPPINGS: &[(&str, &str)] = &[
     ),
 ];
 
-/// The secrets the shipped manifest names, with the sandbox systems' demo values.
+/// The secrets the shipped manifest names, with the sandbox systems' demo values
+/// (only in builds with the `sandbox` feature: a production binary holds none).
+#[cfg(feature = "sandbox")]
 pub const DEMO_SECRETS: &[(&str, &str)] = &[
     (
         "procurify/client_secret",

@@ -423,10 +423,12 @@ async fn two_tenants_in_one_host_keep_their_ledgers_and_cannot_reach_each_others
     .unwrap();
     let acme_ps = acme.peoplesoft_server.base_url();
     let spy = format!(
-        "\n[tenants.globex.connections.spy]\nconnector = \"{}\"\nbase_url = \"{}\"\nconfig = {{ url = \"{acme_ps}/spy-from-globex\" }}\n\n\
+        "\n[tenants.globex.connections.spy]\nconnector = \"{}\"\nbase_url = \"{}\"\nconfig = {{ url = \"{acme_ps}/spy-from-globex?password={}\" }}\n\n\
          [tenants.globex.flows.spy]\nfrom = \"spy.fetch\"\nto = \"spy.ok\"\nmapping = \"mappings/spy.jq\"\n",
         spy_wasm.display(),
-        globex.peoplesoft_server.base_url()
+        globex.peoplesoft_server.base_url(),
+        // A secret in the refused URL's query must not reach the audit log.
+        mlc_sandbox::peoplesoft::DEMO_PASSWORD
     );
     let manifest = format!(
         "{base}\n{}{spy}",
@@ -478,6 +480,29 @@ async fn two_tenants_in_one_host_keep_their_ledgers_and_cannot_reach_each_others
         e,
         Event::EgressDenied { tenant, .. } if tenant == "globex"
     )));
+    // The denial is an audit row of globex naming the refused origin, with
+    // neither the URL's query nor any secret in it; the chain still verifies.
+    let mut export = Vec::new();
+    mlc_host::audit::export(app.store.as_ref(), Some("globex"), &mut export).unwrap();
+    let export = String::from_utf8(export).unwrap();
+    let denial = export
+        .lines()
+        .find(|l| l.contains("\"event\":\"egress_denied\""))
+        .unwrap_or_else(|| panic!("no egress_denied audit row for globex:\n{export}"));
+    assert!(denial.contains(&acme_ps), "{denial}");
+    scan(
+        "the egress denial's audit row",
+        denial.as_bytes(),
+        &[
+            mlc_sandbox::peoplesoft::DEMO_PASSWORD,
+            mlc_sandbox::procurify::DEMO_CLIENT_SECRET,
+            "spy-from-globex",
+        ],
+    );
+    assert!(matches!(
+        mlc_host::audit::verify(app.store.as_ref()).unwrap(),
+        mlc_host::audit::Verification::Verified { .. }
+    ));
 
     // Each tenant's ledger names only its own POs, in its own PeopleSoft.
     for (tenant, stage) in [(TENANT, &acme), ("globex", &globex)] {
@@ -574,10 +599,12 @@ async fn a_looping_and_a_hoarding_tenant_are_stopped_while_the_other_tenant_fini
             .await
             .unwrap();
             let reports = app.sync(None, None).await.unwrap();
-            let _ = done.send((reports, app.events.recent()));
+            let mut audit = Vec::new();
+            mlc_host::audit::export(app.store.as_ref(), Some("runaway"), &mut audit).unwrap();
+            let _ = done.send((reports, app.events.recent(), audit));
         });
     });
-    let (reports, events) = tokio::task::spawn_blocking(move || {
+    let (reports, events, audit) = tokio::task::spawn_blocking(move || {
         finished.recv_timeout(Duration::from_secs(240))
     })
     .await
@@ -626,5 +653,18 @@ async fn a_looping_and_a_hoarding_tenant_are_stopped_while_the_other_tenant_fini
             }
         )),
         "{contained:?}"
+    ); // Each stop is also an audit row of the tenant, saying which limit.
+    let audit = String::from_utf8(audit).unwrap();
+    let rows: Vec<&str> = audit
+        .lines()
+        .filter(|l| l.contains("\"event\":\"component_contained\""))
+        .collect();
+    assert!(
+        rows.iter().any(|l| l.contains("1000 ms deadline")),
+        "{audit}"
+    );
+    assert!(
+        rows.iter().any(|l| l.contains("limit of 32 MiB")),
+        "{audit}"
     );
 }

@@ -5,13 +5,12 @@
 //! enabled flow once (a progress bar per tenant on a terminal, one line per
 //! flow otherwise, on stderr), and prints what happened and where to look next.
 
-use super::init::DEMO_SECRETS;
 use super::{Outcome, progress, report};
 use anyhow::{Context, bail};
 use mlc_host::app::{App, AppOptions};
 use mlc_host::audit::{self, Verification};
 use mlc_host::bundled;
-use mlc_host::events::Event;
+use mlc_host::bundled::DEMO_SECRETS;
 use mlc_host::pipeline::RunReport;
 use mlc_host::store::{RecordState, Store};
 use mlc_sandbox::peoplesoft::{PeopleSoftConfig, PeopleSoftSandbox};
@@ -119,12 +118,8 @@ pub async fn run(args: Args) -> anyhow::Result<Outcome> {
     };
     let (dead, parked) = (in_state(RecordState::Dead), in_state(RecordState::Parked));
     let moved = |flow: &str| count(&reports, flow, |r| r.counts.delivered + r.counts.linked);
-    let tokens = app
-        .events
-        .recent()
-        .iter()
-        .filter(|e| matches!(e, Event::TokenRefreshed { .. }))
-        .count();
+    // From the counters, not the ring of recent events, which forgets.
+    let tokens: u64 = app.events.counters().token_refreshes.values().sum();
     let verification = audit::verify(app.store.as_ref())?;
 
     println!();

@@ -11,6 +11,7 @@
 mod audit;
 mod check;
 mod dead_letters;
+#[cfg(feature = "sandbox")]
 mod demo;
 mod dry_run;
 mod init;
@@ -18,6 +19,7 @@ mod map;
 mod progress;
 mod report;
 mod run;
+#[cfg(feature = "sandbox")]
 mod sandbox;
 mod secrets;
 mod status;
@@ -73,6 +75,7 @@ pub struct ManifestArg {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Start both sandbox systems in-process and run every flow against them.
+    #[cfg(feature = "sandbox")]
     Demo(demo::Args),
     /// Create the vault key file and the store of a manifest.
     Init(init::Args),
@@ -96,6 +99,7 @@ enum Command {
     #[command(subcommand)]
     Audit(audit::Command),
     /// Run the Procurify and PeopleSoft emulators standalone until Ctrl-C.
+    #[cfg(feature = "sandbox")]
     Sandbox(sandbox::Args),
 }
 
@@ -157,6 +161,7 @@ pub fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
+            #[cfg(feature = "sandbox")]
             Command::Demo(args) => demo::run(args).await,
             Command::Init(args) => init::run(args).await,
             Command::Check(args) => check::run(args).await,
@@ -167,6 +172,7 @@ pub fn main() -> ExitCode {
             Command::DeadLetters(cmd) => dead_letters::run(cmd).await,
             Command::Secrets(cmd) => secrets::run(cmd).await,
             Command::Audit(cmd) => audit::run(cmd).await,
+            #[cfg(feature = "sandbox")]
             Command::Sandbox(args) => sandbox::run(args).await.map(|()| Outcome::Ok),
         }
     });

@@ -57,6 +57,16 @@ fn human(status: &Status) -> String {
         ));
     }
     out.push_str("(read and delivered: last run; parked and dead: in the ledger now)\n");
+    for f in &status.flows {
+        if let Some(r) = &f.last_run {
+            out.push_str(&format!(
+                "last run {}/{}: {}\n",
+                f.tenant,
+                f.flow,
+                run_counts(r)
+            ));
+        }
+    }
     for f in status.flows.iter().filter(|f| f.enabled) {
         if let Some(cursor) = &f.cursor {
             out.push_str(&format!(
@@ -99,6 +109,23 @@ fn human(status: &Status) -> String {
         ));
     }
     out
+}
+
+/// Every count of a run, in the order a record moves through a flow.
+fn run_counts(r: &mlc_host::store::FlowRun) -> String {
+    format!(
+        "read {}, unreadable {}, delivered {}, linked {}, unchanged {}, parked {}, dead {}, skipped {}, deferred {}, retries {}",
+        r.read,
+        r.unreadable,
+        r.delivered,
+        r.linked,
+        r.unchanged,
+        r.parked,
+        r.dead,
+        r.skipped,
+        r.deferred,
+        r.retries
+    )
 }
 
 pub async fn run(args: Args) -> anyhow::Result<Outcome> {

@@ -1,9 +1,11 @@
 //! Prometheus text exposition of the daemon: per-flow record counts, retries
 //! and run durations since the daemon started (from the scheduler's run
 //! reports), the ledger as it stands, pipeline event counters, and runtime
-//! events (token refreshes, egress denials, contained calls).
+//! event counters (token refreshes, egress denials, contained calls). Every
+//! `_total` is a counter kept as events happen, so it never goes down while
+//! the process lives.
 
-use crate::events::{Event, TokenReason};
+use crate::events::EventCounters;
 use crate::pipeline::{Counters, RunCounts, RunOutcome, RunReport};
 use crate::store::StateCounts;
 use std::collections::BTreeMap;
@@ -82,8 +84,8 @@ pub struct Inputs<'a> {
     pub ledger: &'a [((String, String), StateCounts)],
     /// The pipeline journal's event counters.
     pub journal: &'a Counters,
-    /// Runtime events kept by the event log.
-    pub events: &'a [Event],
+    /// The event log's runtime event counters.
+    pub runtime: &'a EventCounters,
     /// Flow leases this process took over from a lapsed holder, and leases
     /// its runs lost, since start.
     pub leases: LeaseCounts,
@@ -297,43 +299,14 @@ pub fn render(inputs: &Inputs<'_>) -> String {
         );
     }
 
-    let mut refreshes: BTreeMap<(&str, &str, &str), u64> = BTreeMap::new();
-    let mut token_failures: BTreeMap<(&str, &str), u64> = BTreeMap::new();
-    let mut denials: BTreeMap<(&str, &str), u64> = BTreeMap::new();
-    let mut contained: BTreeMap<(&str, &str), u64> = BTreeMap::new();
-    for event in inputs.events {
-        match event {
-            Event::TokenRefreshed {
-                tenant,
-                connection,
-                reason,
-            } => {
-                let reason = match reason {
-                    TokenReason::Initial => "initial",
-                    TokenReason::Expiring => "expiring",
-                    TokenReason::Rejected => "rejected",
-                };
-                *refreshes.entry((tenant, connection, reason)).or_default() += 1;
-            }
-            Event::TokenFetchFailed {
-                tenant, connection, ..
-            } => *token_failures.entry((tenant, connection)).or_default() += 1,
-            Event::EgressDenied {
-                tenant, connection, ..
-            } => *denials.entry((tenant, connection)).or_default() += 1,
-            Event::ComponentContained {
-                tenant, connector, ..
-            } => *contained.entry((tenant, connector)).or_default() += 1,
-            Event::ComponentLogged { .. } => {}
-        }
-    }
+    let runtime = inputs.runtime;
     header(
         &mut out,
         "mlc_token_refreshes_total",
         "counter",
         "OAuth2 tokens the host fetched, per connection and reason.",
     );
-    for ((tenant, connection, reason), n) in refreshes {
+    for ((tenant, connection, reason), n) in &runtime.token_refreshes {
         let _ = writeln!(
             out,
             "mlc_token_refreshes_total{{tenant=\"{}\",connection=\"{}\",reason=\"{reason}\"}} {n}",
@@ -347,7 +320,7 @@ pub fn render(inputs: &Inputs<'_>) -> String {
         "counter",
         "Failed OAuth2 token fetches per connection.",
     );
-    for ((tenant, connection), n) in token_failures {
+    for ((tenant, connection), n) in &runtime.token_fetch_failures {
         let _ = writeln!(
             out,
             "mlc_token_fetch_failures_total{{tenant=\"{}\",connection=\"{}\"}} {n}",
@@ -361,7 +334,7 @@ pub fn render(inputs: &Inputs<'_>) -> String {
         "counter",
         "Outgoing requests of a connector refused by the egress allowlist.",
     );
-    for ((tenant, connection), n) in denials {
+    for ((tenant, connection), n) in &runtime.egress_denied {
         let _ = writeln!(
             out,
             "mlc_egress_denied_total{{tenant=\"{}\",connection=\"{}\"}} {n}",
@@ -375,7 +348,7 @@ pub fn render(inputs: &Inputs<'_>) -> String {
         "counter",
         "Connector calls stopped by the sandbox (deadline, memory limit, trap).",
     );
-    for ((tenant, connector), n) in contained {
+    for ((tenant, connector), n) in &runtime.component_contained {
         let _ = writeln!(
             out,
             "mlc_component_contained_total{{tenant=\"{}\",connector=\"{}\"}} {n}",
@@ -389,6 +362,7 @@ pub fn render(inputs: &Inputs<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::events::EventSink;
 
     fn report(delivered: u64, outcome: RunOutcome) -> RunReport {
         RunReport {
@@ -411,6 +385,15 @@ mod tests {
         t.add(&report(4, RunOutcome::Halted("x".into())), 400.0, 2_000);
         let mut totals = BTreeMap::new();
         totals.insert(("t".to_string(), "f\"1".to_string()), t);
+        let log = crate::events::EventLog::new();
+        log.emit(crate::events::Event::EgressDenied {
+            tenant: "t".into(),
+            connection: "c".into(),
+            method: "GET".into(),
+            origin: "http://x:1".into(),
+            reason: "not allowed".into(),
+        });
+        let runtime = log.counters();
         let text = render(&Inputs {
             leases: LeaseCounts {
                 takeovers: 2,
@@ -420,13 +403,7 @@ mod tests {
             totals: &totals,
             ledger: &[],
             journal: &Counters::new(),
-            events: &[Event::EgressDenied {
-                tenant: "t".into(),
-                connection: "c".into(),
-                method: "GET".into(),
-                origin: "http://x:1".into(),
-                reason: "not allowed".into(),
-            }],
+            runtime: &runtime,
         });
         assert!(
             text.contains(

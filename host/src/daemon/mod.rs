@@ -129,7 +129,7 @@ impl Monitor {
             totals: &totals,
             ledger: &ledger,
             journal: &self.app.pipeline.journal().counters(),
-            events: &self.app.events.recent(),
+            runtime: &self.app.events.counters(),
             leases: metrics::LeaseCounts {
                 takeovers: self
                     .app

@@ -66,8 +66,8 @@ async fn send(
         deny(
             &policy,
             &method,
-            &request.uri().to_string(),
-            "not an absolute http(s) URL",
+            &target_for_event(request.uri()),
+            "not an absolute http(s) URL (or one with user info)",
         );
         return Err(Error::HttpRequestDenied);
     };
@@ -165,6 +165,20 @@ async fn send(
         let cap = policy.limits.max_response_bytes;
         let response = response.map(|b| CappedBody::new(b.boxed_unsync(), cap).boxed_unsync());
         return Ok((response, Box::new(io)));
+    }
+}
+
+/// What a refused request targeted, for its event and audit row: scheme and
+/// host only. User info (`user:password@`), path and query can carry a
+/// credential, and events never do.
+fn target_for_event(uri: &http::Uri) -> String {
+    let scheme = uri.scheme_str().unwrap_or("(no scheme)");
+    match uri.authority() {
+        Some(authority) => match authority.as_str().rsplit_once('@') {
+            Some((_, host)) => format!("{scheme}://(user info removed)@{host}"),
+            None => format!("{scheme}://{authority}"),
+        },
+        None => format!("{scheme}://(no host)"),
     }
 }
 
@@ -321,5 +335,25 @@ impl Body for CappedBody {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::target_for_event;
+
+    #[test]
+    fn a_refused_target_is_reported_without_user_info_path_or_query() {
+        let uri: http::Uri = "http://acme:hunter2@10.0.0.1:8080/x?token=abc"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            target_for_event(&uri),
+            "http://(user info removed)@10.0.0.1:8080"
+        );
+        let plain: http::Uri = "https://elsewhere.example/p?q=s3cret".parse().unwrap();
+        assert_eq!(target_for_event(&plain), "https://elsewhere.example");
+        let relative: http::Uri = "/only/a/path".parse().unwrap();
+        assert_eq!(target_for_event(&relative), "(no scheme)://(no host)");
     }
 }

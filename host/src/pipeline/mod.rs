@@ -221,6 +221,7 @@ pub enum PipelineError {
         detail: String,
     },
     /// A test asked the pipeline to stop abruptly here (crash simulation).
+    #[cfg(any(test, feature = "test-support"))]
     #[error("simulated crash after write {0}")]
     SimulatedCrash(u64),
     /// Another process runs the flow now, or a flow it is exclusive with
@@ -248,12 +249,39 @@ pub enum PipelineError {
     },
 }
 
-/// Deliberate faults for crash tests.
+/// Deliberate faults for crash tests (test builds and the `test-support`
+/// feature only).
+#[cfg(any(test, feature = "test-support"))]
 #[derive(Debug, Clone, Default)]
 pub struct TestFaults {
     /// Stop abruptly right after the n-th successful write of the process,
     /// before it is recorded (a crash between write and record).
     pub crash_after_writes: Option<u64>,
+}
+
+#[cfg(any(test, feature = "test-support"))]
+impl TestFaults {
+    /// Called after the n-th successful write of the process: the simulated
+    /// crash, when asked for.
+    fn after_write(&self, n: u64) -> Result<(), PipelineError> {
+        match self.crash_after_writes {
+            Some(at) if at == n => Err(PipelineError::SimulatedCrash(n)),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The shipped binary has no fault hooks: an empty stand-in keeps the
+/// pipeline's plumbing one shape in every build.
+#[cfg(not(any(test, feature = "test-support")))]
+#[derive(Debug, Clone, Default)]
+struct TestFaults {}
+
+#[cfg(not(any(test, feature = "test-support")))]
+impl TestFaults {
+    fn after_write(&self, _n: u64) -> Result<(), PipelineError> {
+        Ok(())
+    }
 }
 
 /// The pipeline of one host process: a cheap handle (clones share the store,
@@ -324,6 +352,7 @@ impl Pipeline {
     }
 
     /// A new pipeline over the same store with deliberate faults (tests only).
+    #[cfg(any(test, feature = "test-support"))]
     pub fn with_test_faults(self, faults: TestFaults) -> Pipeline {
         Pipeline::with_faults(
             self.shared.base_store.clone(),

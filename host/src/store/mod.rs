@@ -9,7 +9,7 @@
 
 mod sqlite;
 
-pub use sqlite::{GENESIS_HASH, SqliteStore, audit_hash as sqlite_audit_hash};
+pub use sqlite::SqliteStore;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -334,12 +334,24 @@ pub struct FlowRun {
     pub read: u64,
     /// Documents delivered.
     pub delivered: u64,
+    /// Documents found already in the target (nothing posted).
+    #[serde(default)]
+    pub linked: u64,
     /// Documents already delivered with the same content.
     pub unchanged: u64,
     /// Documents parked.
     pub parked: u64,
     /// Documents dead-lettered.
     pub dead: u64,
+    /// Documents deliberately not written.
+    #[serde(default)]
+    pub skipped: u64,
+    /// Documents left for the next run after their attempts.
+    #[serde(default)]
+    pub deferred: u64,
+    /// Source records that could not be read.
+    #[serde(default)]
+    pub unreadable: u64,
     /// Write retries.
     pub retries: u64,
 }

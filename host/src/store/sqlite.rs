@@ -10,8 +10,8 @@ use super::{
     AuditRecord, AuditRow, Crosswalks, Fence, FlowRun, LeaseGrant, LeaseHolder, LeaseInfo,
     LedgerEntry, LedgerKind, RecordState, StateCounts, Store, StoreError, StoreResult,
 };
+use crate::audit;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
-use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -85,10 +85,12 @@ const MIGRATIONS: &[&str] = &[
      DROP TABLE ledger;
      ALTER TABLE ledger_v5 RENAME TO ledger;
      CREATE INDEX ledger_state ON ledger (tenant, flow, state, updated_ms);",
+    // 6: run history keeps every count of a run (older rows: 0).
+    "ALTER TABLE runs ADD COLUMN linked INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE runs ADD COLUMN skipped INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE runs ADD COLUMN deferred INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE runs ADD COLUMN unreadable INTEGER NOT NULL DEFAULT 0;",
 ];
-
-/// The hash that precedes the first audit row.
-pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// The SQLite implementation of [`Store`].
 #[derive(Debug, Clone)]
@@ -295,30 +297,6 @@ fn db_err(path: &Path, e: rusqlite::Error) -> StoreError {
     }
 }
 
-/// The canonical text an audit row's hash covers: every field, in order,
-/// length-prefixed so no two rows can serialize alike.
-pub fn audit_hash(prev_hash: &str, seq: u64, r: &AuditRecord) -> String {
-    let mut h = Sha256::new();
-    let mut field = |s: &str| {
-        h.update((s.len() as u64).to_be_bytes());
-        h.update(s.as_bytes());
-    };
-    field(prev_hash);
-    field(&seq.to_string());
-    field(&r.time_ms.to_string());
-    field(&r.tenant);
-    field(&r.flow);
-    field(&r.event);
-    field(r.source_key.as_deref().unwrap_or("\u{0}"));
-    field(r.key.as_deref().unwrap_or("\u{0}"));
-    field(r.target_key.as_deref().unwrap_or("\u{0}"));
-    field(r.payload_hash.as_deref().unwrap_or("\u{0}"));
-    field(&r.attempt.map(|a| a.to_string()).unwrap_or_default());
-    field(&r.outcome);
-    field(&r.message);
-    hex::encode(h.finalize())
-}
-
 /// Appends one audit row inside `tx`, chained to the last one.
 fn append_audit(
     tx: &rusqlite::Transaction<'_>,
@@ -328,11 +306,7 @@ fn append_audit(
         .prepare_cached("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")?
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
-    let (seq, prev_hash) = match last {
-        Some((seq, hash)) => (seq as u64 + 1, hash),
-        None => (1, GENESIS_HASH.to_string()),
-    };
-    let hash = audit_hash(&prev_hash, seq, record);
+    let (seq, prev_hash, hash) = audit::link(last.map(|(seq, hash)| (seq as u64, hash)), record);
     tx.prepare_cached(
         "INSERT INTO audit (seq, time_ms, tenant, flow, event, source_key, key, target_key,
             payload_hash, attempt, outcome, message, prev_hash, hash)
@@ -860,8 +834,9 @@ impl Store for SqliteStore {
         self.write(|tx| {
             tx.prepare_cached(
                 "INSERT INTO runs (tenant, flow, started_ms, finished_ms, outcome, message, read,
-                    delivered, unchanged, parked, dead, retries)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                    delivered, unchanged, parked, dead, retries, linked, skipped, deferred,
+                    unreadable)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
             )?
             .execute(params![
                 run.tenant,
@@ -875,7 +850,11 @@ impl Store for SqliteStore {
                 run.unchanged as i64,
                 run.parked as i64,
                 run.dead as i64,
-                run.retries as i64
+                run.retries as i64,
+                run.linked as i64,
+                run.skipped as i64,
+                run.deferred as i64,
+                run.unreadable as i64
             ])
             .map(|_| ())
         })
@@ -886,7 +865,7 @@ impl Store for SqliteStore {
         let mut stmt = conn
             .prepare_cached(
                 "SELECT tenant, flow, started_ms, finished_ms, outcome, message, read, delivered,
-                    unchanged, parked, dead, retries
+                    unchanged, parked, dead, retries, linked, skipped, deferred, unreadable
                  FROM runs WHERE tenant = ?1 AND flow = ?2 ORDER BY started_ms DESC LIMIT ?3",
             )
             .map_err(|e| self.err(e))?;
@@ -904,6 +883,10 @@ impl Store for SqliteStore {
                 parked: r.get::<_, i64>(9)? as u64,
                 dead: r.get::<_, i64>(10)? as u64,
                 retries: r.get::<_, i64>(11)? as u64,
+                linked: r.get::<_, i64>(12)? as u64,
+                skipped: r.get::<_, i64>(13)? as u64,
+                deferred: r.get::<_, i64>(14)? as u64,
+                unreadable: r.get::<_, i64>(15)? as u64,
             })
         })
         .map_err(|e| self.err(e))?
@@ -1252,10 +1235,71 @@ mod tests {
         };
         let a = s.audit_append(&rec("a")).unwrap();
         let b = s.audit_append(&rec("b")).unwrap();
-        assert_eq!(a.prev_hash, GENESIS_HASH);
+        assert_eq!(a.prev_hash, audit::GENESIS_HASH);
         assert_eq!(b.prev_hash, a.hash);
-        assert_eq!(b.hash, audit_hash(&a.hash, 2, &rec("b")));
+        assert_eq!(b.hash, audit::row_hash(&a.hash, 2, &rec("b")));
         assert_eq!(s.audit_rows(0, 10).unwrap(), vec![a, b]);
+    }
+
+    #[test]
+    fn run_history_keeps_every_count_of_a_run() {
+        let (_d, s) = store();
+        let run = FlowRun {
+            tenant: "acme".into(),
+            flow: "f".into(),
+            started_ms: 1_000,
+            finished_ms: 2_000,
+            outcome: "ok".into(),
+            message: None,
+            read: 10,
+            delivered: 1,
+            linked: 2,
+            unchanged: 3,
+            parked: 4,
+            dead: 5,
+            skipped: 6,
+            deferred: 7,
+            unreadable: 8,
+            retries: 9,
+        };
+        s.run_put(&run).unwrap();
+        assert_eq!(s.runs("acme", "f", 5).unwrap(), vec![run]);
+    }
+
+    #[test]
+    fn a_run_recorded_before_the_counts_were_kept_reads_them_as_zero() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mlc.db");
+        {
+            // A store as the version before the run-history migration left it.
+            let conn = Connection::open(&path).unwrap();
+            for migration in &MIGRATIONS[..MIGRATIONS.len() - 1] {
+                conn.execute_batch(migration).unwrap();
+            }
+            conn.pragma_update(None, "user_version", (MIGRATIONS.len() - 1) as i64)
+                .unwrap();
+            conn.execute(
+                "INSERT INTO runs (tenant, flow, started_ms, finished_ms, outcome, message, read,
+                    delivered, unchanged, parked, dead, retries)
+                 VALUES ('acme', 'f', 1, 2, 'ok', NULL, 3, 2, 1, 0, 0, 0)",
+                [],
+            )
+            .unwrap();
+        }
+        let runs = SqliteStore::open(&path)
+            .unwrap()
+            .runs("acme", "f", 5)
+            .unwrap();
+        assert_eq!((runs[0].read, runs[0].delivered), (3, 2));
+        assert_eq!(
+            (
+                runs[0].linked,
+                runs[0].skipped,
+                runs[0].deferred,
+                runs[0].unreadable
+            ),
+            (0, 0, 0, 0)
+        );
     }
 
     #[test]

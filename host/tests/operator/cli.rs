@@ -195,6 +195,33 @@ async fn sync_runs_every_flow_status_shows_it_and_a_second_sync_posts_no_po_twic
     assert_eq!(s["last_run"]["delivered"].as_u64(), Some(delivered));
     assert_eq!(s["ledger"]["delivered"].as_u64(), Some(delivered));
     assert!(s["next_run_ms"].as_u64().is_some());
+    // Run history keeps every count the run reported, for every flow.
+    for report in reports.as_array().unwrap() {
+        let shown = status["flows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["flow"] == report["flow"])
+            .unwrap();
+        for count in [
+            "read",
+            "delivered",
+            "linked",
+            "unchanged",
+            "parked",
+            "dead",
+            "skipped",
+            "deferred",
+            "unreadable",
+            "retries",
+        ] {
+            assert_eq!(
+                shown["last_run"][count], report[count],
+                "{count} of {}: {shown}",
+                report["flow"]
+            );
+        }
+    }
     let disabled = status["flows"]
         .as_array()
         .unwrap()
@@ -208,6 +235,14 @@ async fn sync_runs_every_flow_status_shows_it_and_a_second_sync_posts_no_po_twic
         human
             .stdout
             .contains("sandbox/requisitions-to-purchase-orders"),
+        "{}",
+        human.stdout
+    );
+    assert!(
+        human.stdout.contains(&format!(
+            "last run sandbox/requisitions-to-purchase-orders: read {}, unreadable {}, delivered {delivered}, linked {}",
+            pos["read"], pos["unreadable"], pos["linked"]
+        )),
         "{}",
         human.stdout
     );

@@ -5,10 +5,15 @@
 
 const SERIES = [
   ["delivered", "var(--delivered)"],
+  ["linked", "var(--linked)"],
   ["unchanged", "var(--unchanged)"],
+  ["skipped", "var(--skipped)"],
+  ["deferred", "var(--deferred)"],
   ["parked", "var(--parked)"],
   ["dead", "var(--dead)"],
 ];
+// Every count of a run, as the flows table shows it (last run).
+const COUNTS = ["read", "delivered", "linked", "unchanged", "parked", "dead", "skipped", "deferred", "unreadable"];
 const SVG = "http://www.w3.org/2000/svg";
 
 function el(tag, attrs, ...children) {
@@ -61,11 +66,7 @@ function renderFlows(status) {
             short(run.finished_ms), el("br"),
             el("span", { class: "muted" }, ((run.finished_ms - run.started_ms) / 1000).toFixed(1) + " s, " + run.outcome))
         : el("td", {}, "never"),
-      el("td", { class: "num", "data-count": "read" }, f.last_run ? run.read : "—"),
-      el("td", { class: "num", "data-count": "delivered" }, f.last_run ? run.delivered : "—"),
-      el("td", { class: "num", "data-count": "unchanged" }, f.last_run ? run.unchanged : "—"),
-      el("td", { class: "num", "data-count": "parked" }, f.last_run ? run.parked : "—"),
-      el("td", { class: "num", "data-count": "dead" }, f.last_run ? run.dead : "—"),
+      ...COUNTS.map((k) => el("td", { class: "num", "data-count": k }, f.last_run ? (run[k] ?? 0) : "—")),
       el("td", { class: "num", title: ledgerTitle }, ledgerTotal),
       el("td", {}, next));
     body.append(row);
@@ -128,7 +129,7 @@ function renderChart(status) {
     const x = left + i * slot + (slot - width) / 2;
     let y = H - bottom;
     const group = svg("g", { class: "run", "data-flow": r.flow, "data-started": r.started_ms });
-    group.append(svg("title", {}, `${r.flow} at ${when(r.started_ms)}: read ${r.read}, delivered ${r.delivered}, unchanged ${r.unchanged}, parked ${r.parked}, dead ${r.dead} (${r.outcome})`));
+    group.append(svg("title", {}, `${r.flow} at ${when(r.started_ms)}: ` + COUNTS.map((k) => `${k} ${r[k] ?? 0}`).join(", ") + `, retries ${r.retries} (${r.outcome})`));
     for (const [key, color] of SERIES) {
       const h = scale(r[key] || 0);
       if (h <= 0) continue;

@@ -141,9 +141,7 @@ impl FlowRun {
                         Ok(written) => {
                             self.write_gate.prove();
                             let n = self.pipeline.shared.writes.fetch_add(1, Ordering::SeqCst) + 1;
-                            if self.pipeline.shared.faults.crash_after_writes == Some(n) {
-                                return Err(PipelineError::SimulatedCrash(n));
-                            }
+                            self.pipeline.shared.faults.after_write(n)?;
                             self.settle_delivered(
                                 source_key,
                                 key,

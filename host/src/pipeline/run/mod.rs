@@ -228,6 +228,10 @@ impl FlowRun {
             parked: counts.parked,
             dead: counts.dead,
             retries: counts.retries,
+            linked: counts.linked,
+            skipped: counts.skipped,
+            deferred: counts.deferred,
+            unreadable: counts.unreadable,
         })?;
         Ok(RunReport {
             tenant: self.flow.tenant.clone(),
