@@ -49,58 +49,67 @@ fn found_vendor(reply: &Reply) -> bool {
             == Some("0000000101")
 }
 
+/// How a row of the table below authenticates.
+enum Presented {
+    /// A WS-Security UsernameToken in the SOAP header.
+    Wsse,
+    /// An `Authorization` header.
+    Header(String),
+    /// A bearer token issued by the site's token endpoint.
+    IssuedBearer,
+}
+
+/// Every credential the demo site accepts finds the vendor as the
+/// integration user (one row per method; a failure names it).
 #[tokio::test]
-async fn wsse_username_token_authenticates() {
-    let site = demo_site().await;
-    let reply = call(&site, "CI_VNDR_ID_F", &find_payload(&site)).await;
-    assert!(found_vendor(&reply), "{}", reply.body);
+async fn wsse_basic_static_bearer_and_issued_bearer_each_authenticate() {
+    let rows = [
+        ("WS-Security UsernameToken", Presented::Wsse),
+        (
+            "HTTP Basic",
+            Presented::Header(basic(DEMO_USER, DEMO_PASSWORD)),
+        ),
+        (
+            "static bearer token",
+            Presented::Header(format!("Bearer {DEMO_STATIC_TOKEN}")),
+        ),
+        ("issued bearer token", Presented::IssuedBearer),
+    ];
+    for (variant, presented) in rows {
+        let site = demo_site().await;
+        let reply = match presented {
+            Presented::Wsse => call(&site, "CI_VNDR_ID_F", &find_payload(&site)).await,
+            Presented::Header(auth) => {
+                call_with(
+                    &site,
+                    "CI_VNDR_ID_F",
+                    "",
+                    &find_payload(&site),
+                    &[("authorization", &auth)],
+                )
+                .await
+            }
+            Presented::IssuedBearer => {
+                let auth = format!("Bearer {}", fetch_token(&site).await);
+                call_with(
+                    &site,
+                    "CI_VNDR_ID_F",
+                    "",
+                    &find_payload(&site),
+                    &[("authorization", &auth)],
+                )
+                .await
+            }
+        };
+        assert!(found_vendor(&reply), "{variant}: {}", reply.body);
+    }
 }
 
 #[tokio::test]
-async fn http_basic_authenticates() {
-    let site = demo_site().await;
-    let auth = basic(DEMO_USER, DEMO_PASSWORD);
-    let reply = call_with(
-        &site,
-        "CI_VNDR_ID_F",
-        "",
-        &find_payload(&site),
-        &[("authorization", &auth)],
-    )
-    .await;
-    assert!(found_vendor(&reply), "{}", reply.body);
-}
-
-#[tokio::test]
-async fn static_bearer_token_authenticates() {
-    let site = demo_site().await;
-    let auth = format!("Bearer {DEMO_STATIC_TOKEN}");
-    let reply = call_with(
-        &site,
-        "CI_VNDR_ID_F",
-        "",
-        &find_payload(&site),
-        &[("authorization", &auth)],
-    )
-    .await;
-    assert!(found_vendor(&reply), "{}", reply.body);
-}
-
-#[tokio::test]
-async fn issued_bearer_token_authenticates_and_client_basic_auth_works_at_the_token_endpoint() {
+async fn issued_tokens_are_jwt_shaped_and_client_basic_auth_works_at_the_token_endpoint() {
     let site = demo_site().await;
     let token = fetch_token(&site).await;
     assert_eq!(token.split('.').count(), 3, "JWT-shaped: {token}");
-    let auth = format!("Bearer {token}");
-    let reply = call_with(
-        &site,
-        "CI_VNDR_ID_F",
-        "",
-        &find_payload(&site),
-        &[("authorization", &auth)],
-    )
-    .await;
-    assert!(found_vendor(&reply), "{}", reply.body);
 
     let client_basic = basic(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET);
     let reply = send(
@@ -321,38 +330,27 @@ async fn credentials_of_a_method_the_site_does_not_accept_are_ignored() {
         ..PeopleSoftConfig::default()
     })
     .await;
-    let auth = basic(DEMO_USER, DEMO_PASSWORD);
-    let reply = call_with(
-        &site,
-        "CI_VNDR_ID_F",
-        "",
-        &find_payload(&site),
-        &[("authorization", &auth)],
-    )
-    .await;
-    assert!(
-        reply
-            .fault_message()
-            .starts_with("User PSGUEST not authorized"),
-        "{}",
-        reply.body
-    );
-    let bearer = format!("Bearer {DEMO_STATIC_TOKEN}");
-    let reply = call_with(
-        &site,
-        "CI_VNDR_ID_F",
-        "",
-        &find_payload(&site),
-        &[("authorization", &bearer)],
-    )
-    .await;
-    assert!(
-        reply
-            .fault_message()
-            .starts_with("User PSGUEST not authorized"),
-        "{}",
-        reply.body
-    );
+    // One row per method the site does not accept; a failure names it.
+    for (variant, auth) in [
+        ("HTTP Basic", basic(DEMO_USER, DEMO_PASSWORD)),
+        ("static bearer token", format!("Bearer {DEMO_STATIC_TOKEN}")),
+    ] {
+        let reply = call_with(
+            &site,
+            "CI_VNDR_ID_F",
+            "",
+            &find_payload(&site),
+            &[("authorization", &auth)],
+        )
+        .await;
+        assert!(
+            reply
+                .fault_message()
+                .starts_with("User PSGUEST not authorized"),
+            "{variant}: {}",
+            reply.body
+        );
+    }
     // WSSE is still accepted.
     assert!(found_vendor(
         &call(&site, "CI_VNDR_ID_F", &find_payload(&site)).await
