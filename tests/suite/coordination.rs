@@ -8,7 +8,7 @@
 use crate::reliability::assert_exactly_once;
 use mlc_deployment_kit::{Kit, PO_FLOW, approved_requisitions, toml_edit};
 use mlc_host::audit::{self, Verification};
-use mlc_host::store::{LeaseInfo, Store};
+use mlc_host::store::{LeaseHolder, LeaseInfo, Store};
 use mlc_sandbox::faults::{Fault, FaultRule};
 use mlc_sandbox::seeded;
 use std::collections::{BTreeMap, BTreeSet};
@@ -178,6 +178,17 @@ fn assert_nothing_created_twice(stage: &Kit) {
                 v.value
             );
         }
+    }
+}
+
+/// This test process as a lease holder, as a running daemon would be.
+fn test_holder() -> LeaseHolder {
+    LeaseHolder {
+        id: "test-holder".into(),
+        pid: std::process::id(),
+        host: "test-host".into(),
+        command: "ml-connector run".into(),
+        machine: String::new(),
     }
 }
 
@@ -363,19 +374,7 @@ async fn three_processes_killed_and_paused_past_the_lease_post_each_po_exactly_o
         "seed gives {approved} approved requisitions"
     );
     let log_path = stage.dir.path().join("processes.log");
-    let spawn = || {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-            .unwrap();
-        stage
-            .command(&["sync"])
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("ml-connector starts")
-    };
+    let spawn = || stage.spawn_logged(&["sync"], &log_path);
     let started = Instant::now();
     let mut processes: Vec<Child> = (0..3).map(|_| spawn()).collect();
     let (mut kills, mut pauses, mut spawned) = (0u32, 0u32, 3u32);
@@ -494,7 +493,7 @@ fn audit_count(store: &dyn Store, event: &str) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_letter_replay_while_another_process_runs_the_flow_exits_3_naming_it_and_changes_nothing()
  {
-    use mlc_host::store::{LeaseGrant, LeaseHolder, LedgerEntry, RecordState};
+    use mlc_host::store::{LeaseGrant, LedgerEntry, RecordState};
     let stage = start_stage(10, 24, 30, None).await;
     let store = stage.store();
     store
@@ -516,13 +515,7 @@ async fn a_dead_letter_replay_while_another_process_runs_the_flow_exits_3_naming
         })
         .unwrap();
     // This test process holds the flow, as a running daemon would.
-    let holder = LeaseHolder {
-        id: "test-holder".into(),
-        pid: std::process::id(),
-        host: "test-host".into(),
-        command: "ml-connector run".into(),
-        machine: String::new(),
-    };
+    let holder = test_holder();
     assert!(matches!(
         store
             .lease_acquire("sandbox", PO_FLOW, &holder, 60_000)
@@ -606,16 +599,10 @@ async fn a_request_made_under_a_lost_lease_never_leaves_the_host() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flow_waits_while_a_flow_linked_by_requires_runs_elsewhere_and_an_unlinked_one_runs() {
-    use mlc_host::store::{LeaseGrant, LeaseHolder};
+    use mlc_host::store::LeaseGrant;
     let stage = start_stage(10, 25, 30, None).await;
     // This test process runs vendors-to-procurify, as another daemon would.
-    let holder = LeaseHolder {
-        id: "test-holder".into(),
-        pid: std::process::id(),
-        host: "test-host".into(),
-        command: "ml-connector run".into(),
-        machine: String::new(),
-    };
+    let holder = test_holder();
     assert!(matches!(
         stage
             .store()

@@ -983,10 +983,24 @@ async fn too_many_requests_on_the_wsdl_download_keeps_the_retry_after_seconds() 
 // ---------------------------------------------------------------------------
 // Authentication schemes
 
-/// A site accepting only the methods set in `policy`.
-async fn site_accepting(policy: AuthPolicy) -> PeopleSoftSandbox {
+/// The one authentication method a site accepts.
+#[derive(Debug, Clone, Copy)]
+enum Only {
+    Wsse,
+    Basic,
+    Bearer,
+}
+
+/// A site accepting only `method` (credentials of another method are
+/// ignored, as the gateway ignores them).
+async fn site_accepting(method: Only) -> PeopleSoftSandbox {
     site(PeopleSoftConfig {
-        auth: policy,
+        auth: AuthPolicy {
+            wsse: matches!(method, Only::Wsse),
+            basic: matches!(method, Only::Basic),
+            bearer: matches!(method, Only::Bearer),
+            ..AuthPolicy::default()
+        },
         ..PeopleSoftConfig::default()
     })
     .await
@@ -995,7 +1009,7 @@ async fn site_accepting(policy: AuthPolicy) -> PeopleSoftSandbox {
 /// One way of authenticating to a site that accepts only it.
 struct AuthVariant {
     name: &'static str,
-    accepts: AuthPolicy,
+    accepts: Only,
     credentials: fn(&PeopleSoftSandbox) -> Credentials,
     /// Token requests the site sees over the whole run.
     token_requests: usize,
@@ -1007,41 +1021,28 @@ struct AuthVariant {
 /// token endpoint fetch one token for the whole run.
 #[tokio::test]
 async fn wsse_basic_static_bearer_and_oauth2_each_work_end_to_end_as_the_integration_user() {
-    let only_bearer = AuthPolicy {
-        wsse: false,
-        basic: false,
-        ..AuthPolicy::default()
-    };
     let rows = [
         AuthVariant {
             name: "WS-Security UsernameToken",
-            accepts: AuthPolicy {
-                basic: false,
-                bearer: false,
-                ..AuthPolicy::default()
-            },
+            accepts: Only::Wsse,
             credentials: |_| wsse(),
             token_requests: 0,
         },
         AuthVariant {
             name: "HTTP Basic",
-            accepts: AuthPolicy {
-                wsse: false,
-                bearer: false,
-                ..AuthPolicy::default()
-            },
+            accepts: Only::Basic,
             credentials: |_| basic(),
             token_requests: 0,
         },
         AuthVariant {
             name: "static bearer token",
-            accepts: only_bearer.clone(),
+            accepts: Only::Bearer,
             credentials: |_| static_bearer(),
             token_requests: 0,
         },
         AuthVariant {
             name: "OAuth2 client credentials from the site's token endpoint",
-            accepts: only_bearer,
+            accepts: Only::Bearer,
             credentials: oauth2,
             token_requests: 1,
         },
@@ -1091,12 +1092,7 @@ async fn wsse_basic_static_bearer_and_oauth2_each_work_end_to_end_as_the_integra
 
 #[tokio::test]
 async fn bearer_token_expiring_mid_run_is_renewed_by_the_host_without_a_failure() {
-    let ps = site_accepting(AuthPolicy {
-        wsse: false,
-        basic: false,
-        ..AuthPolicy::default()
-    })
-    .await;
+    let ps = site_accepting(Only::Bearer).await;
     let builder = sandbox(&ps, oauth2(&ps));
     let conn = connection(&ps);
     let mut inst = instance(&builder).await;

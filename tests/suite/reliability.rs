@@ -8,7 +8,8 @@
 use mlc_deployment_kit::manifest::{Manifest as KitManifest, inline};
 use mlc_deployment_kit::toml_edit;
 use mlc_deployment_kit::{
-    Bursts, Kit, PO_CREATE, PO_FLOW, TENANT, approved_requisitions, expected_po_refs, intact,
+    Bursts, Kit, PO_CREATE, PO_FLOW, TENANT, approved_requisitions, expected_po_refs, halted,
+    intact,
 };
 use mlc_host::audit::{self, Verification};
 use mlc_host::components::{CONNECTOR_PEOPLESOFT, CONNECTOR_PROCURIFY};
@@ -25,7 +26,6 @@ use mlc_sandbox::seeded;
 use mlc_sandbox::server::Server;
 use mlc_tests::SandboxBuilder;
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Stdio;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -136,19 +136,7 @@ async fn sigkilled_binary_restarted_until_done_posts_exactly_one_po_per_requisit
     let log_path = stage.dir.path().join("runs.log");
     let started = Instant::now();
     let (mut kills, mut runs, mut exits) = (0u32, 0u32, 0u32);
-    let spawn = || {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-            .unwrap();
-        stage
-            .command(&["sync"])
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("ml-connector starts")
-    };
+    let spawn = || stage.spawn_logged(&["sync"], &log_path);
     loop {
         assert!(
             started.elapsed() < Duration::from_secs(if soak() { 7200 } else { 1200 }),
@@ -1008,13 +996,7 @@ async fn a_missing_secret_halts_the_flows_that_need_it_with_its_name_and_loses_n
         .await;
     let app = stage.app().await;
     let reports = app.sync(None, None).await.unwrap();
-    let halted: Vec<&String> = reports
-        .iter()
-        .filter_map(|r| match &r.outcome {
-            RunOutcome::Halted(m) => Some(m),
-            _ => None,
-        })
-        .collect();
+    let halted = halted(&reports);
     assert!(!halted.is_empty(), "{reports:?}");
     assert!(
         halted.iter().all(|m| m.contains("peoplesoft/not-set-yet")),

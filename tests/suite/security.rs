@@ -6,7 +6,7 @@
 //! misbehaving components to themselves.
 
 use mlc_deployment_kit::manifest::quoted;
-use mlc_deployment_kit::{Kit, PO_FLOW, TENANT, app_options, expected_po_refs};
+use mlc_deployment_kit::{Kit, PO_FLOW, TENANT, app_options, expected_po_refs, halted};
 use mlc_host::credentials::{Credentials, Secret, SecretRef};
 use mlc_host::events::{ContainmentReason, Event};
 use mlc_host::pipeline::RunOutcome;
@@ -335,13 +335,7 @@ async fn a_deployment_opened_with_the_wrong_key_halts_its_flows_and_says_why() {
     std::fs::remove_file(stage.key_path()).unwrap();
     VaultKey::create_file(&stage.key_path()).unwrap();
     let reports = stage.app().await.sync(None, None).await.unwrap();
-    let halted: Vec<&String> = reports
-        .iter()
-        .filter_map(|r| match &r.outcome {
-            RunOutcome::Halted(m) => Some(m),
-            _ => None,
-        })
-        .collect();
+    let halted = halted(&reports);
     assert!(!halted.is_empty(), "{reports:?}");
     assert!(
         halted.iter().any(|m| m.contains("wrong vault key")),

@@ -77,30 +77,26 @@ async fn wsse_basic_static_bearer_and_issued_bearer_each_authenticate() {
     ];
     for (variant, presented) in rows {
         let site = demo_site().await;
-        let reply = match presented {
-            Presented::Wsse => call(&site, "CI_VNDR_ID_F", &find_payload(&site)).await,
-            Presented::Header(auth) => {
-                call_with(
-                    &site,
-                    "CI_VNDR_ID_F",
-                    "",
-                    &find_payload(&site),
-                    &[("authorization", &auth)],
-                )
-                .await
-            }
-            Presented::IssuedBearer => {
-                let auth = format!("Bearer {}", fetch_token(&site).await);
-                call_with(
-                    &site,
-                    "CI_VNDR_ID_F",
-                    "",
-                    &find_payload(&site),
-                    &[("authorization", &auth)],
-                )
-                .await
-            }
+        let (soap_header, authorization) = match presented {
+            Presented::Wsse => (wsse_header(DEMO_USER, DEMO_PASSWORD), None),
+            Presented::Header(auth) => (String::new(), Some(auth)),
+            Presented::IssuedBearer => (
+                String::new(),
+                Some(format!("Bearer {}", fetch_token(&site).await)),
+            ),
         };
+        let headers: Vec<(&str, &str)> = authorization
+            .iter()
+            .map(|a| ("authorization", a.as_str()))
+            .collect();
+        let reply = call_with(
+            &site,
+            "CI_VNDR_ID_F",
+            &soap_header,
+            &find_payload(&site),
+            &headers,
+        )
+        .await;
         assert!(found_vendor(&reply), "{variant}: {}", reply.body);
     }
 }

@@ -4,7 +4,7 @@
 //! edited as TOML, and the deployment run as the real binary or as the
 //! in-process [`App`].
 //!
-//! ```ignore
+//! ```text
 //! let kit = Kit::builder()
 //!     .requisitions(200)
 //!     .manifest(|m| m.store()["lease_secs"] = toml_edit::value(3))
@@ -116,6 +116,22 @@ impl Deployment {
         let mut command = binary::command(args);
         command.arg("--manifest").arg(&self.manifest);
         command
+    }
+
+    /// Starts `ml-connector <args> --manifest <this manifest>` in the
+    /// background, stdout discarded and stderr appended to `log` (several
+    /// processes may share one log).
+    pub fn spawn_logged(&self, args: &[&str], log: &std::path::Path) -> std::process::Child {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("the process log opens");
+        self.command(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("ml-connector starts")
     }
 
     /// Runs the binary with `args` plus `--manifest <this manifest>`.
@@ -337,6 +353,17 @@ pub fn report<'a>(reports: &'a [RunReport], flow: &str) -> &'a RunReport {
         .iter()
         .find(|r| r.flow == flow)
         .unwrap_or_else(|| panic!("no report of flow {flow}: {reports:?}"))
+}
+
+/// The messages of the runs in `reports` that halted.
+pub fn halted(reports: &[RunReport]) -> Vec<&String> {
+    reports
+        .iter()
+        .filter_map(|r| match &r.outcome {
+            RunOutcome::Halted(m) => Some(m),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Panics unless every flow completed.

@@ -47,17 +47,20 @@ impl Manifest {
 
     /// `[tenants.sandbox.connections.<name>]`.
     pub fn connection(&mut self, name: &str) -> &mut Table {
-        table_at(self.tenant(TENANT), &["connections", name])
+        table_at(
+            self.doc.as_table_mut(),
+            &["tenants", TENANT, "connections", name],
+        )
     }
 
     /// `[tenants.sandbox.flows.<name>]`.
     pub fn flow(&mut self, name: &str) -> &mut Table {
-        table_at(self.tenant(TENANT), &["flows", name])
+        table_at(self.doc.as_table_mut(), &["tenants", TENANT, "flows", name])
     }
 
     /// The names of the shipped tenant's flows, in manifest order.
     pub fn flow_names(&mut self) -> Vec<String> {
-        table_at(self.tenant(TENANT), &["flows"])
+        table_at(self.doc.as_table_mut(), &["tenants", TENANT, "flows"])
             .iter()
             .map(|(name, _)| name.to_string())
             .collect()
@@ -95,7 +98,7 @@ impl Manifest {
     /// Points the connections of `tenant` at the Procurify and PeopleSoft
     /// systems at these base URLs (Procurify's token endpoint included).
     pub fn point_at(&mut self, tenant: &str, procurify: &str, peoplesoft: &str) {
-        let connections = table_at(self.tenant(tenant), &["connections"]);
+        let connections = table_at(self.doc.as_table_mut(), &["tenants", tenant, "connections"]);
         let procurify_conn = table_at(connections, &["procurify"]);
         procurify_conn["base_url"] = toml_edit::value(procurify);
         inline(procurify_conn, "auth")
