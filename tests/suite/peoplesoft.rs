@@ -700,11 +700,10 @@ async fn a_site_with_another_schema_namespace_base_works_with_the_same_component
 /// scheme that sends a password (one row per scheme; a failure names it).
 #[tokio::test]
 async fn wrong_password_over_basic_and_wsse_is_unauthorized_with_the_gateways_message() {
-    let rows: [(&str, fn() -> Credentials); 2] = [("HTTP Basic", basic), ("WS-Security", wsse)];
-    for (variant, credentials) in rows {
+    for (variant, credentials) in [("HTTP Basic", basic()), ("WS-Security", wsse())] {
         let ps = demo_site().await;
         let conn = connection(&ps);
-        let builder = sandbox(&ps, credentials()).secret("ps/password", "not-the-password");
+        let builder = sandbox(&ps, credentials).secret("ps/password", "not-the-password");
         let mut inst = instance(&builder).await;
         let err = inst
             .write(&conn, "purchase_orders", &doc("REQ-1", &small_po("REQ-1")))

@@ -232,13 +232,16 @@ impl Kit {
     }
 }
 
+/// An edit of the manifest, applied before the host reads it.
+type ManifestEdit = Box<dyn FnOnce(&mut Manifest)>;
+
 /// How a [`Kit`] starts: the systems' configurations, fronts or not, and
 /// edits of the shipped manifest.
 pub struct KitBuilder {
     procurify: ProcurifyConfig,
     peoplesoft: PeopleSoftConfig,
     fronts_seed: Option<u64>,
-    edits: Vec<Box<dyn FnOnce(&mut Manifest)>>,
+    edits: Vec<ManifestEdit>,
 }
 
 impl KitBuilder {
