@@ -20,6 +20,18 @@ fn find_payload(site: &PeopleSoftSandbox) -> String {
     )
 }
 
+/// The vendor find, authenticated only by the `Authorization` header `auth`.
+async fn find_with_authorization(site: &PeopleSoftSandbox, auth: &str) -> Reply {
+    call_with(
+        site,
+        "CI_VNDR_ID_F",
+        "",
+        &find_payload(site),
+        &[("authorization", auth)],
+    )
+    .await
+}
+
 fn basic(user: &str, password: &str) -> String {
     format!("Basic {}", STANDARD.encode(format!("{user}:{password}")))
 }
@@ -77,26 +89,14 @@ async fn wsse_basic_static_bearer_and_issued_bearer_each_authenticate() {
     ];
     for (variant, presented) in rows {
         let site = demo_site().await;
-        let (soap_header, authorization) = match presented {
-            Presented::Wsse => (wsse_header(DEMO_USER, DEMO_PASSWORD), None),
-            Presented::Header(auth) => (String::new(), Some(auth)),
-            Presented::IssuedBearer => (
-                String::new(),
-                Some(format!("Bearer {}", fetch_token(&site).await)),
-            ),
+        let reply = match presented {
+            Presented::Wsse => call(&site, "CI_VNDR_ID_F", &find_payload(&site)).await,
+            Presented::Header(auth) => find_with_authorization(&site, &auth).await,
+            Presented::IssuedBearer => {
+                let auth = format!("Bearer {}", fetch_token(&site).await);
+                find_with_authorization(&site, &auth).await
+            }
         };
-        let headers: Vec<(&str, &str)> = authorization
-            .iter()
-            .map(|a| ("authorization", a.as_str()))
-            .collect();
-        let reply = call_with(
-            &site,
-            "CI_VNDR_ID_F",
-            &soap_header,
-            &find_payload(&site),
-            &headers,
-        )
-        .await;
         assert!(found_vendor(&reply), "{variant}: {}", reply.body);
     }
 }
@@ -128,14 +128,7 @@ async fn expired_token_answers_401_invalid_token_and_a_fresh_token_works() {
     let token = fetch_token(&site).await;
     site.expire_tokens();
     let auth = format!("Bearer {token}");
-    let reply = call_with(
-        &site,
-        "CI_VNDR_ID_F",
-        "",
-        &find_payload(&site),
-        &[("authorization", &auth)],
-    )
-    .await;
+    let reply = find_with_authorization(&site, &auth).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     let challenge = reply.header("www-authenticate").expect("WWW-Authenticate");
     assert!(
@@ -145,14 +138,7 @@ async fn expired_token_answers_401_invalid_token_and_a_fresh_token_works() {
     assert!(reply.fault_message().contains("expired"), "{}", reply.body);
 
     let fresh = format!("Bearer {}", fetch_token(&site).await);
-    let reply = call_with(
-        &site,
-        "CI_VNDR_ID_F",
-        "",
-        &find_payload(&site),
-        &[("authorization", &fresh)],
-    )
-    .await;
+    let reply = find_with_authorization(&site, &fresh).await;
     assert!(found_vendor(&reply), "{}", reply.body);
 }
 
@@ -164,14 +150,7 @@ async fn short_token_lifetime_expires_by_itself() {
     })
     .await;
     let auth = format!("Bearer {}", fetch_token_ttl0(&site).await);
-    let reply = call_with(
-        &site,
-        "CI_VNDR_ID_F",
-        "",
-        &find_payload(&site),
-        &[("authorization", &auth)],
-    )
-    .await;
+    let reply = find_with_authorization(&site, &auth).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
 }
 
@@ -258,14 +237,7 @@ async fn wrong_password_is_a_158_45_fault() {
     assert_eq!(root.descendants("MessageID")[0].text, "45");
 
     let auth = basic(DEMO_USER, "nope");
-    let reply = call_with(
-        &site,
-        "CI_VNDR_ID_F",
-        "",
-        &find_payload(&site),
-        &[("authorization", &auth)],
-    )
-    .await;
+    let reply = find_with_authorization(&site, &auth).await;
     assert_eq!(reply.fault_message(), "User password failed. (158,45)");
 }
 
@@ -331,14 +303,7 @@ async fn credentials_of_a_method_the_site_does_not_accept_are_ignored() {
         ("HTTP Basic", basic(DEMO_USER, DEMO_PASSWORD)),
         ("static bearer token", format!("Bearer {DEMO_STATIC_TOKEN}")),
     ] {
-        let reply = call_with(
-            &site,
-            "CI_VNDR_ID_F",
-            "",
-            &find_payload(&site),
-            &[("authorization", &auth)],
-        )
-        .await;
+        let reply = find_with_authorization(&site, &auth).await;
         assert!(
             reply
                 .fault_message()
