@@ -36,7 +36,9 @@ fn basic(user: &str, password: &str) -> String {
     format!("Basic {}", STANDARD.encode(format!("{user}:{password}")))
 }
 
-async fn fetch_token(site: &PeopleSoftSandbox) -> String {
+/// A token from the site's token endpoint (client credentials), whose
+/// lifetime must be `expires_in` seconds.
+async fn fetch_token_expiring_in(site: &PeopleSoftSandbox, expires_in: u64) -> String {
     let reply = send(
         &site.base_url(),
         Method::POST,
@@ -48,8 +50,13 @@ async fn fetch_token(site: &PeopleSoftSandbox) -> String {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     let json: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
     assert_eq!(json["token_type"], "Bearer");
-    assert_eq!(json["expires_in"], 3600);
+    assert_eq!(json["expires_in"], expires_in);
     json["access_token"].as_str().unwrap().to_owned()
+}
+
+/// A token of the demo site's lifetime (an hour).
+async fn fetch_token(site: &PeopleSoftSandbox) -> String {
+    fetch_token_expiring_in(site, 3600).await
 }
 
 fn found_vendor(reply: &Reply) -> bool {
@@ -149,36 +156,15 @@ async fn short_token_lifetime_expires_by_itself() {
         ..PeopleSoftConfig::default()
     })
     .await;
-    let auth = format!("Bearer {}", fetch_token_ttl0(&site).await);
+    let auth = format!("Bearer {}", fetch_token_expiring_in(&site, 0).await);
     let reply = find_with_authorization(&site, &auth).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
-}
-
-async fn fetch_token_ttl0(site: &PeopleSoftSandbox) -> String {
-    let reply = send(
-        &site.base_url(),
-        Method::POST,
-        "/oauth2/token",
-        &[("content-type", "application/x-www-form-urlencoded")],
-        format!("grant_type=client_credentials&client_id={DEMO_CLIENT_ID}&client_secret={DEMO_CLIENT_SECRET}"),
-    )
-    .await;
-    let json: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
-    assert_eq!(json["expires_in"], 0);
-    json["access_token"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test]
 async fn unknown_bearer_token_answers_401() {
     let site = demo_site().await;
-    let reply = call_with(
-        &site,
-        "CI_VNDR_ID_F",
-        "",
-        &find_payload(&site),
-        &[("authorization", "Bearer forged.token.value")],
-    )
-    .await;
+    let reply = find_with_authorization(&site, "Bearer forged.token.value").await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert!(
         reply
