@@ -19,8 +19,8 @@
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use mlc_deployment_kit::{Deployment, Kit, binary, toml_edit};
 use mlc_host::app::{App, AppOptions};
-use mlc_host::bundled;
 use mlc_host::runtime::{Connection, Runtime, RuntimeConfig};
 use mlc_host::vault::VaultKey;
 use mlc_sandbox::faults::{Fault, FaultRule};
@@ -29,7 +29,6 @@ use mlc_sandbox::peoplesoft::{
     WSSE_NS,
 };
 use mlc_sandbox::procurify::{ProcurifyConfig, ProcurifySandbox};
-use mlc_tests::mission_kit::MissionKit;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -60,19 +59,6 @@ fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
-/// The release `ml-connector` binary (built by the command line above).
-fn binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("bench path");
-    let dir = exe.parent().and_then(Path::parent).expect("target dir");
-    let bin = dir.join("ml-connector");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build --release -p mlc-host` first",
-        bin.display()
-    );
-    bin
-}
-
 /// CPU seconds (user + system) this process has used.
 fn cpu_secs() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
@@ -98,18 +84,6 @@ fn rss_mib(pid: u32) -> f64 {
         .and_then(|kb| kb.parse::<f64>().ok())
         .map(|kb| kb / 1024.0)
         .unwrap_or(0.0)
-}
-
-/// A deployment folder: shipped manifest and mappings, key, demo secrets.
-fn deployment(
-    dir: &Path,
-    procurify: &str,
-    peoplesoft: &str,
-    edit: impl FnOnce(String) -> String,
-) -> PathBuf {
-    let manifest = bundled::write_deployment(dir, procurify, peoplesoft, edit).expect("deployment");
-    bundled::init_vault(dir, "sandbox", bundled::DEMO_SECRETS).expect("key, store, secrets");
-    manifest
 }
 
 /// `ml-connector sandbox` in its own process; its URLs read from its output.
@@ -326,9 +300,8 @@ struct P1 {
 
 async fn p1(size: usize) -> P1 {
     let sandbox = SandboxProcess::start(size);
-    let dir = tempfile::tempdir().expect("dir");
-    let manifest = deployment(dir.path(), &sandbox.procurify, &sandbox.peoplesoft, |m| m);
-    let app = open(&manifest).await;
+    let deployment = Deployment::at(&sandbox.procurify, &sandbox.peoplesoft);
+    let app = open(&deployment.manifest).await;
     let (requisitions, pos, wall, cpu) = timed_po_run(&app).await;
     let raw = raw_create_rate(&sandbox.peoplesoft).await;
     P1 {
@@ -343,15 +316,11 @@ async fn p1(size: usize) -> P1 {
 
 /// PeopleSoft answers every create after 100 ms; the PO flow runs with concurrency 8.
 async fn p2() -> (u64, f64) {
-    let kit = MissionKit::start_with(
-        ProcurifyConfig {
-            requisitions: 900,
-            ..ProcurifyConfig::default()
-        },
-        PeopleSoftConfig::default(),
-        |m| m.replace("concurrency = 4", "concurrency = 8"),
-    )
-    .await;
+    let kit = Kit::builder()
+        .requisitions(900)
+        .manifest(|m| m.flow(PO_FLOW)["concurrency"] = toml_edit::value(8))
+        .start()
+        .await;
     let app = kit.app().await;
     run_reference_flows(&app).await;
     kit.peoplesoft.faults().add(
@@ -371,7 +340,7 @@ async fn p2() -> (u64, f64) {
 /// Start-up of the real binary to its first request (median of 5, warm cache),
 /// and component instantiate / call figures.
 async fn p3() -> (f64, f64, f64, f64) {
-    let kit = MissionKit::start(20, |m| m).await;
+    let kit = Kit::start(20).await;
     let (procurify, peoplesoft, manifest) = (&kit.procurify, &kit.peoplesoft, &kit.manifest);
     let mut samples = Vec::new();
     for run in 0..6 {
@@ -634,9 +603,8 @@ async fn p5() -> P5 {
     use mlc_host::store::{Fence, LeaseGrant, LeaseHolder, SqliteStore, Store};
     // The run: 1,000 requisitions, the sandbox in its own process.
     let sandbox = SandboxProcess::start(1000);
-    let dir = tempfile::tempdir().expect("dir");
-    let manifest = deployment(dir.path(), &sandbox.procurify, &sandbox.peoplesoft, |m| m);
-    let app = open(&manifest).await;
+    let deployment = Deployment::at(&sandbox.procurify, &sandbox.peoplesoft);
+    let app = open(&deployment.manifest).await;
     run_reference_flows(&app).await;
     let audit_before = app
         .store
@@ -751,15 +719,11 @@ fn epoch_ms() -> f64 {
 async fn takeover() -> Takeover {
     use mlc_host::store::{SqliteStore, Store};
     let lease_secs = 3;
-    let kit = MissionKit::start_with(
-        ProcurifyConfig {
-            requisitions: 600,
-            ..ProcurifyConfig::default()
-        },
-        PeopleSoftConfig::default(),
-        |m| m.replace("lease_secs = 30", &format!("lease_secs = {lease_secs}")),
-    )
-    .await;
+    let kit = Kit::builder()
+        .requisitions(600)
+        .manifest(move |m| m.store()["lease_secs"] = toml_edit::value(lease_secs as i64))
+        .start()
+        .await;
     // Slow creates keep the holder on the PO flow.
     kit.peoplesoft.faults().add(
         FaultRule::always(Fault::Latency {

@@ -1,12 +1,13 @@
 //! Test support for the end-to-end suite: the test-only components, one shared
 //! runtime per test binary (components compiled once, cached on disk), a
-//! builder for sandboxes, and small HTTP peers (an echo server, an OAuth2
-//! token issuer) served by the sandbox crate's server.
+//! builder for sandboxes, small HTTP peers (an echo server, an OAuth2 token
+//! issuer) served by the sandbox crate's server, and a secret scanner.
+//! Deployments (both systems, a manifest, the binary) come from the
+//! deployment kit, `mlc_deployment_kit`.
 
-pub mod mission_kit;
+pub mod leaks;
 pub mod peers;
 pub mod pipeline_kit;
-pub mod resilience;
 
 use mlc_host::clock::{Clock, SystemClock};
 use mlc_host::credentials::{Authenticator, Credentials, MemorySecrets};
@@ -21,10 +22,11 @@ pub mod components {
     include!(concat!(env!("OUT_DIR"), "/test_components.rs"));
 }
 
-/// Where tests keep precompiled components (under the target directory), so
-/// later test runs skip Cranelift.
+/// Where tests keep precompiled components (under the target directory, the
+/// cache the deployment kit's binaries and hosts use), so later test runs
+/// skip Cranelift.
 pub fn cache_dir() -> std::path::PathBuf {
-    std::path::Path::new(env!("OUT_DIR")).join("../../../mlc-component-cache")
+    mlc_deployment_kit::component_cache()
 }
 
 /// The runtime shared by all tests of a binary.

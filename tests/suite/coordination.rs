@@ -6,53 +6,40 @@
 //! wakes up fenced and writes nothing.
 
 use crate::reliability::assert_exactly_once;
+use mlc_deployment_kit::{Kit, PO_FLOW, approved_requisitions, toml_edit};
 use mlc_host::audit::{self, Verification};
-use mlc_host::store::{LeaseInfo, Store};
+use mlc_host::store::{LeaseHolder, LeaseInfo, Store};
 use mlc_sandbox::faults::{Fault, FaultRule};
-use mlc_sandbox::peoplesoft::PeopleSoftConfig;
-use mlc_sandbox::procurify::ProcurifyConfig;
 use mlc_sandbox::seeded;
-use mlc_tests::resilience::{PO_FLOW, Stage, approved_requisitions, binary};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::BufRead;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// The shipped manifest with a short lease and flows due every `every`.
-fn deployment(lease_secs: u64, every: Option<&str>) -> impl FnOnce(String) -> String {
+/// The shipped deployment behind fronts (fault plans seeded with `seed`),
+/// `requisitions` requisitions, a lease of `lease_secs` and, when given,
+/// every flow due every `every`.
+async fn start_stage(requisitions: usize, seed: u64, lease_secs: u64, every: Option<&str>) -> Kit {
     let every = every.map(str::to_string);
-    move |mut manifest: String| {
-        manifest = manifest.replace("lease_secs = 30", &format!("lease_secs = {lease_secs}"));
-        assert!(manifest.contains(&format!("lease_secs = {lease_secs}")));
-        if let Some(every) = every {
-            for shipped in ["\"15m\"", "\"1h\"", "\"5m\""] {
-                manifest = manifest.replace(
-                    &format!("every = {shipped}"),
-                    &format!("every = \"{every}\""),
-                );
+    Kit::builder()
+        .requisitions(requisitions)
+        .fronts(seed)
+        .manifest(move |m| {
+            m.store()["lease_secs"] = toml_edit::value(lease_secs as i64);
+            if let Some(every) = every {
+                m.every_flow_every(&every);
             }
-        }
-        manifest
-    }
-}
-
-/// `ml-connector <args> --manifest <stage's>` as a command.
-fn command(stage: &Stage, args: &[&str]) -> Command {
-    let mut command = Command::new(binary());
-    command
-        .args(args)
-        .arg("--manifest")
-        .arg(&stage.manifest)
-        .env("XDG_CACHE_HOME", mlc_tests::cache_dir().join("xdg"))
-        .stdin(Stdio::null());
-    command
+        })
+        .start()
+        .await
 }
 
 /// Runs `ml-connector sync <args>` to the end.
-fn sync(stage: &Stage, args: &[&str]) -> Output {
+fn sync(stage: &Kit, args: &[&str]) -> Output {
     let mut all = vec!["sync"];
     all.extend_from_slice(args);
-    command(stage, &all)
+    stage
+        .command(&all)
         .output()
         .expect("ml-connector sync runs")
 }
@@ -78,9 +65,10 @@ struct Daemon {
 }
 
 impl Daemon {
-    fn start(stage: &Stage, name: &str) -> Daemon {
+    fn start(stage: &Kit, name: &str) -> Daemon {
         let log = stage.dir.path().join(format!("{name}.log"));
-        let mut child = command(stage, &["run", "--listen", "127.0.0.1:0"])
+        let mut child = stage
+            .command(&["run", "--listen", "127.0.0.1:0"])
             .env("MLC_LOG", "info")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -168,7 +156,7 @@ async fn wait_for<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Opt
 /// Nothing the reference flows create exists twice: Procurify vendors,
 /// PeopleSoft suppliers (checked by `assert_exactly_once`), accounts and
 /// departments.
-fn assert_nothing_created_twice(stage: &Stage) {
+fn assert_nothing_created_twice(stage: &Kit) {
     let mut names = BTreeSet::new();
     for v in stage.procurify.state().vendors() {
         assert!(
@@ -193,7 +181,18 @@ fn assert_nothing_created_twice(stage: &Stage) {
     }
 }
 
-fn po_lease(stage: &Stage) -> Option<LeaseInfo> {
+/// This test process as a lease holder, as a running daemon would be.
+fn test_holder() -> LeaseHolder {
+    LeaseHolder {
+        id: "test-holder".into(),
+        pid: std::process::id(),
+        host: "test-host".into(),
+        command: "ml-connector run".into(),
+        machine: String::new(),
+    }
+}
+
+fn po_lease(stage: &Kit) -> Option<LeaseInfo> {
     stage
         .store()
         .leases()
@@ -205,18 +204,10 @@ fn po_lease(stage: &Stage) -> Option<LeaseInfo> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_while_the_daemon_runs_a_flow_exits_3_naming_the_daemon_or_waits_and_finds_nothing_left()
  {
-    let stage = Stage::start(
-        ProcurifyConfig {
-            requisitions: 240,
-            ..ProcurifyConfig::default()
-        },
-        PeopleSoftConfig::default(),
-        21,
-        deployment(3, None),
-    )
-    .await;
+    let stage = start_stage(240, 21, 3, None).await;
     // Slow PeopleSoft writes keep the daemon on the PO flow for a while.
     stage
+        .fronts()
         .peoplesoft_server
         .faults()
         .add(FaultRule::always(Fault::Latency {
@@ -233,7 +224,8 @@ async fn sync_while_the_daemon_runs_a_flow_exits_3_naming_the_daemon_or_waits_an
     assert_eq!(lease.holder.pid, daemon.pid());
 
     // status names the holder too.
-    let status = command(&stage, &["status", "--json"])
+    let status = stage
+        .command(&["status", "--json"])
         .output()
         .expect("status runs");
     let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
@@ -284,23 +276,14 @@ async fn sync_while_the_daemon_runs_a_flow_exits_3_naming_the_daemon_or_waits_an
         "the waiting sync released the flow"
     );
     assert!(daemon.stop().success());
-    stage.peoplesoft_server.faults().clear();
+    stage.fronts().peoplesoft_server.faults().clear();
     assert_exactly_once(&stage);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_daemons_and_repeated_syncs_with_approvals_arriving_post_every_po_and_create_everything_once()
  {
-    let stage = Stage::start(
-        ProcurifyConfig {
-            requisitions: 300,
-            ..ProcurifyConfig::default()
-        },
-        PeopleSoftConfig::default(),
-        22,
-        deployment(3, Some("10s")),
-    )
-    .await;
+    let stage = start_stage(300, 22, 3, Some("10s")).await;
     let first = Daemon::start(&stage, "first");
     let second = Daemon::start(&stage, "second");
     let started = Instant::now();
@@ -384,34 +367,14 @@ async fn three_processes_killed_and_paused_past_the_lease_post_each_po_exactly_o
     println!("seed {seed} (replay with MLC_SEED={seed})");
     let mut rng = seeded::Rng::new(seed);
     let lease_secs = 3;
-    let stage = Stage::start(
-        ProcurifyConfig {
-            requisitions,
-            ..ProcurifyConfig::default()
-        },
-        PeopleSoftConfig::default(),
-        23,
-        deployment(lease_secs, None),
-    )
-    .await;
+    let stage = start_stage(requisitions, 23, lease_secs, None).await;
     let approved = approved_requisitions(&stage.procurify);
     assert!(
         approved >= 2000,
         "seed gives {approved} approved requisitions"
     );
     let log_path = stage.dir.path().join("processes.log");
-    let spawn = || {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-            .unwrap();
-        command(&stage, &["sync"])
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("ml-connector starts")
-    };
+    let spawn = || stage.spawn_logged(&["sync"], &log_path);
     let started = Instant::now();
     let mut processes: Vec<Child> = (0..3).map(|_| spawn()).collect();
     let (mut kills, mut pauses, mut spawned) = (0u32, 0u32, 3u32);
@@ -530,17 +493,8 @@ fn audit_count(store: &dyn Store, event: &str) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_letter_replay_while_another_process_runs_the_flow_exits_3_naming_it_and_changes_nothing()
  {
-    use mlc_host::store::{LeaseGrant, LeaseHolder, LedgerEntry, LedgerKind, RecordState};
-    let stage = Stage::start(
-        ProcurifyConfig {
-            requisitions: 10,
-            ..ProcurifyConfig::default()
-        },
-        PeopleSoftConfig::default(),
-        24,
-        deployment(30, None),
-    )
-    .await;
+    use mlc_host::store::{LeaseGrant, LedgerEntry, LedgerKind, RecordState};
+    let stage = start_stage(10, 24, 30, None).await;
     let store = stage.store();
     store
         .ledger_put(
@@ -561,13 +515,7 @@ async fn a_dead_letter_replay_while_another_process_runs_the_flow_exits_3_naming
         )
         .unwrap();
     // This test process holds the flow, as a running daemon would.
-    let holder = LeaseHolder {
-        id: "test-holder".into(),
-        pid: std::process::id(),
-        host: "test-host".into(),
-        command: "ml-connector run".into(),
-        machine: String::new(),
-    };
+    let holder = test_holder();
     assert!(matches!(
         store
             .lease_acquire("sandbox", PO_FLOW, &holder, 60_000)
@@ -575,12 +523,10 @@ async fn a_dead_letter_replay_while_another_process_runs_the_flow_exits_3_naming
         LeaseGrant::Granted { .. }
     ));
     for action in ["replay", "discard"] {
-        let out = command(
-            &stage,
-            &["dead-letters", action, "--flow", PO_FLOW, "R1-V1"],
-        )
-        .output()
-        .unwrap();
+        let out = stage
+            .command(&["dead-letters", action, "--flow", PO_FLOW, "R1-V1"])
+            .output()
+            .unwrap();
         let err = text(&out.stderr);
         assert_eq!(out.status.code(), Some(3), "{action}: {err}");
         assert!(
@@ -653,25 +599,10 @@ async fn a_request_made_under_a_lost_lease_never_leaves_the_host() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flow_waits_while_a_flow_linked_by_requires_runs_elsewhere_and_an_unlinked_one_runs() {
-    use mlc_host::store::{LeaseGrant, LeaseHolder};
-    let stage = Stage::start(
-        ProcurifyConfig {
-            requisitions: 10,
-            ..ProcurifyConfig::default()
-        },
-        PeopleSoftConfig::default(),
-        25,
-        deployment(30, None),
-    )
-    .await;
+    use mlc_host::store::LeaseGrant;
+    let stage = start_stage(10, 25, 30, None).await;
     // This test process runs vendors-to-procurify, as another daemon would.
-    let holder = LeaseHolder {
-        id: "test-holder".into(),
-        pid: std::process::id(),
-        host: "test-host".into(),
-        command: "ml-connector run".into(),
-        machine: String::new(),
-    };
+    let holder = test_holder();
     assert!(matches!(
         stage
             .store()

@@ -32,33 +32,6 @@ fn oauth2(token_url: String) -> Credentials {
 }
 
 #[tokio::test]
-async fn basic_credentials_are_attached_for_the_own_origin() {
-    let own = echo_server().await;
-    let sandbox = SandboxBuilder::new("acme", &own.base_url())
-        .credentials(Credentials::Basic {
-            username: Setting::Plain("MLC_INTEGRATION".into()),
-            password: secret("ps/password"),
-        })
-        .secret("ps/password", PASSWORD);
-    let mut instance = misbehaving().instantiate(&sandbox.build()).await.unwrap();
-    let conn = fetch_connection(
-        &own.base_url(),
-        &format!("{}/x", own.base_url()),
-        "GET",
-        None,
-    );
-    instance.read(&conn, "fetch", None).await.unwrap();
-    let expected = format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("MLC_INTEGRATION:{PASSWORD}"))
-    );
-    assert_eq!(
-        own.requests()[0].request.header("authorization"),
-        Some(expected.as_str())
-    );
-}
-
-#[tokio::test]
 async fn component_never_sees_a_secret_even_in_everything_it_receives() {
     let own = echo_server().await;
     let sandbox = SandboxBuilder::new("acme", &own.base_url())
@@ -195,46 +168,98 @@ async fn refused_client_credentials_surface_as_unauthorized_without_the_secret()
     assert!(events.contains("TokenFetchFailed") && !events.contains("a-wrong-secret-77"));
 }
 
+/// A request the misbehaving component sends through the host with the
+/// credentials of one scheme, and what the own origin must receive.
+struct AttachRow {
+    variant: &'static str,
+    credentials: Credentials,
+    path: &'static str,
+    method: &'static str,
+    body: Option<&'static str>,
+    check: fn(&str, &mlc_sandbox::exchange::Request),
+}
+
+const ENVELOPE: &str = "<soapenv:Envelope xmlns:soapenv='http://schemas.xmlsoap.org/soap/envelope/'><soapenv:Header/><soapenv:Body><Get__CompIntfc__PO_EXPRESS/></soapenv:Body></soapenv:Envelope>";
+
+/// HTTP Basic: an Authorization header for the own origin. WS-Security: a
+/// UsernameToken inserted into the SOAP header (password XML-escaped),
+/// Content-Length following the rewritten body, no Authorization header.
+/// One row per scheme; a failure names it.
 #[tokio::test]
-async fn wsse_username_token_is_inserted_into_the_soap_header() {
-    let own = echo_server().await;
-    let sandbox = SandboxBuilder::new("acme", &own.base_url())
-        .credentials(Credentials::Wsse {
-            username: Setting::Plain("MLC_INTEGRATION".into()),
-            password: secret("ps/password"),
-        })
-        .secret("ps/password", PASSWORD);
-    let mut instance = misbehaving().instantiate(&sandbox.build()).await.unwrap();
-    let envelope = "<soapenv:Envelope xmlns:soapenv='http://schemas.xmlsoap.org/soap/envelope/'><soapenv:Header/><soapenv:Body><Get__CompIntfc__PO_EXPRESS/></soapenv:Body></soapenv:Envelope>";
-    let conn = fetch_connection(
-        &own.base_url(),
-        &format!(
-            "{}/PSIGW/PeopleSoftServiceListeningConnector/PSFT_EP",
-            own.base_url()
-        ),
-        "POST",
-        Some(envelope),
-    );
-    instance.read(&conn, "fetch", None).await.unwrap();
-    let recorded = &own.requests()[0].request;
-    let body = String::from_utf8(recorded.body.to_vec()).unwrap();
-    let escaped = PASSWORD
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;");
-    assert!(
-        body.starts_with("<soapenv:Envelope xmlns:soapenv='http://schemas.xmlsoap.org/soap/envelope/'><soapenv:Header><wsse:Security xmlns:wsse=\"http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd\"><wsse:UsernameToken><wsse:Username>MLC_INTEGRATION</wsse:Username>"),
-        "{body}"
-    );
-    assert!(
-        body.contains(&format!("PasswordText\">{escaped}</wsse:Password>")),
-        "{body}"
-    );
-    assert!(body.ends_with("</soapenv:Header><soapenv:Body><Get__CompIntfc__PO_EXPRESS/></soapenv:Body></soapenv:Envelope>"), "{body}");
-    // Content-Length follows the rewritten body, and no Authorization header is sent.
-    assert_eq!(
-        recorded.header("content-length").map(str::to_string),
-        Some(body.len().to_string())
-    );
-    assert_eq!(recorded.header("authorization"), None);
+async fn basic_is_attached_as_a_header_and_wsse_is_inserted_into_the_soap_header() {
+    let rows = [
+        AttachRow {
+            variant: "HTTP Basic",
+            credentials: Credentials::Basic {
+                username: Setting::Plain("MLC_INTEGRATION".into()),
+                password: secret("ps/password"),
+            },
+            path: "/x",
+            method: "GET",
+            body: None,
+            check: |variant, recorded| {
+                let expected = format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD
+                        .encode(format!("MLC_INTEGRATION:{PASSWORD}"))
+                );
+                assert_eq!(
+                    recorded.header("authorization"),
+                    Some(expected.as_str()),
+                    "{variant}"
+                );
+            },
+        },
+        AttachRow {
+            variant: "WS-Security UsernameToken",
+            credentials: Credentials::Wsse {
+                username: Setting::Plain("MLC_INTEGRATION".into()),
+                password: secret("ps/password"),
+            },
+            path: "/PSIGW/PeopleSoftServiceListeningConnector/PSFT_EP",
+            method: "POST",
+            body: Some(ENVELOPE),
+            check: |variant, recorded| {
+                let body = String::from_utf8(recorded.body.to_vec()).unwrap();
+                let escaped = PASSWORD
+                    .replace('&', "&amp;")
+                    .replace('<', "&lt;")
+                    .replace('>', "&gt;");
+                assert!(
+                    body.starts_with("<soapenv:Envelope xmlns:soapenv='http://schemas.xmlsoap.org/soap/envelope/'><soapenv:Header><wsse:Security xmlns:wsse=\"http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd\"><wsse:UsernameToken><wsse:Username>MLC_INTEGRATION</wsse:Username>"),
+                    "{variant}: {body}"
+                );
+                assert!(
+                    body.contains(&format!("PasswordText\">{escaped}</wsse:Password>")),
+                    "{variant}: {body}"
+                );
+                assert!(body.ends_with("</soapenv:Header><soapenv:Body><Get__CompIntfc__PO_EXPRESS/></soapenv:Body></soapenv:Envelope>"), "{variant}: {body}");
+                // Content-Length follows the rewritten body, and no Authorization header is sent.
+                assert_eq!(
+                    recorded.header("content-length").map(str::to_string),
+                    Some(body.len().to_string()),
+                    "{variant}"
+                );
+                assert_eq!(recorded.header("authorization"), None, "{variant}");
+            },
+        },
+    ];
+    for row in rows {
+        let own = echo_server().await;
+        let sandbox = SandboxBuilder::new("acme", &own.base_url())
+            .credentials(row.credentials)
+            .secret("ps/password", PASSWORD);
+        let mut instance = misbehaving().instantiate(&sandbox.build()).await.unwrap();
+        let conn = fetch_connection(
+            &own.base_url(),
+            &format!("{}{}", own.base_url(), row.path),
+            row.method,
+            row.body,
+        );
+        instance
+            .read(&conn, "fetch", None)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", row.variant));
+        (row.check)(row.variant, &own.requests()[0].request);
+    }
 }

@@ -4,66 +4,18 @@
 //! vouchers close matched POs, setup gaps halt with the admin's to-do, and
 //! token expiry costs no record.
 
+use mlc_deployment_kit::{ExpectedPo, Kit, TENANT, assert_all_completed, expected_pos, report};
 use mlc_host::pipeline::RunOutcome;
 use mlc_host::store::{RecordState, Store};
-use mlc_sandbox::procurify::ProcurifyConfig;
-use mlc_tests::mission_kit::{MissionKit, TENANT, assert_all_completed, report};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 
-/// One expected PO line: description, quantity, price, ACCOUNT, DEPTID.
-type ExpectedLine = (String, Decimal, Decimal, String, String);
-/// PO_REF -> (vendor name, lines).
-type ExpectedPos = BTreeMap<String, (String, Vec<ExpectedLine>)>;
-
-/// What PeopleSoft must hold after a sync, computed from Procurify's own
-/// state (not from what the connector read): PO_REF -> (vendor name, lines),
-/// and the PO_REFs that must wait because a cost center has no DEPTID.
-fn expected(kit: &MissionKit) -> (ExpectedPos, Vec<String>) {
-    let state = kit.procurify.state();
-    let mut ready = BTreeMap::new();
-    let mut waiting = Vec::new();
-    for order in state.orders_with_status(1) {
-        // A line without DEPTID parks the whole requisition (all its POs).
-        let mut by_vendor: BTreeMap<u64, Vec<ExpectedLine>> = BTreeMap::new();
-        let mut missing_dept = false;
-        for item_id in &order.items {
-            let item = state.item(*item_id).expect("item");
-            let account = state.account(item.account).expect("account");
-            let code = state
-                .account_code(account.account_code)
-                .expect("code")
-                .code
-                .clone();
-            let dept = state.department(account.department).expect("department");
-            missing_dept |= dept.external_id.is_none();
-            by_vendor.entry(item.pref_vendor).or_default().push((
-                item.name.clone(),
-                item.approved_quantity.unwrap_or(item.quantity),
-                item.approved_price.unwrap_or(item.price),
-                code,
-                dept.external_id.clone().unwrap_or_default(),
-            ));
-        }
-        for (vendor, lines) in by_vendor {
-            let po_ref = format!("R{}-V{vendor}", order.num);
-            if missing_dept {
-                waiting.push(po_ref);
-            } else {
-                let name = state.vendor(vendor).expect("vendor").name.clone();
-                ready.insert(po_ref, (name, lines));
-            }
-        }
-    }
-    (ready, waiting)
-}
-
 #[tokio::test]
 async fn every_approved_requisition_becomes_exactly_the_right_pos_and_a_second_run_posts_nothing() {
-    let kit = MissionKit::start(300, |m| m).await;
+    let kit = Kit::start(300).await;
     let reports = kit.sync().await;
     assert_all_completed(&reports);
-    let (ready, waiting) = expected(&kit);
+    let (ready, waiting) = expected_pos(&kit.procurify);
     assert!(
         ready.len() > 100,
         "the seed should give many POs: {}",
@@ -93,7 +45,14 @@ async fn every_approved_requisition_becomes_exactly_the_right_pos_and_a_second_r
         .into_iter()
         .map(|v| (v.name1.clone(), v.vendor_id.clone()))
         .collect();
-    for (po_ref, (vendor_name, lines)) in &ready {
+    for (
+        po_ref,
+        ExpectedPo {
+            vendor: vendor_name,
+            lines,
+        },
+    ) in &ready
+    {
         let po = by_ref[po_ref];
         assert_eq!(po.business_unit, "US001");
         assert_eq!(po.vendor_setid.as_deref(), Some("SHARE"));
@@ -197,7 +156,7 @@ async fn every_approved_requisition_becomes_exactly_the_right_pos_and_a_second_r
 }
 
 /// PO Create calls PeopleSoft received.
-fn po_creates(kit: &MissionKit) -> usize {
+fn po_creates(kit: &Kit) -> usize {
     kit.peoplesoft
         .server()
         .requests()
@@ -212,9 +171,9 @@ fn po_creates(kit: &MissionKit) -> usize {
 
 #[tokio::test]
 async fn a_cost_center_without_deptid_parks_its_requisition_until_the_mapping_exists() {
-    let kit = MissionKit::start(120, |m| m).await;
+    let kit = Kit::start(120).await;
     kit.sync().await;
-    let (_, waiting) = expected(&kit);
+    let (_, waiting) = expected_pos(&kit.procurify);
     let app = kit.app().await;
     let parked = app
         .store
@@ -268,7 +227,7 @@ async fn a_cost_center_without_deptid_parks_its_requisition_until_the_mapping_ex
             >= 1,
         "new DEPTIDs are created in PeopleSoft"
     );
-    let (ready, waiting) = expected(&kit);
+    let (ready, waiting) = expected_pos(&kit.procurify);
     assert!(waiting.is_empty());
     let pos: Vec<String> = kit
         .peoplesoft
@@ -292,7 +251,7 @@ async fn a_cost_center_without_deptid_parks_its_requisition_until_the_mapping_ex
 
 #[tokio::test]
 async fn new_approvals_vendor_and_cost_center_arrive_in_order_on_the_next_cycle() {
-    let kit = MissionKit::start(80, |m| m).await;
+    let kit = Kit::start(80).await;
     assert_all_completed(&kit.sync().await);
     let before = kit.peoplesoft.purchase_orders().len();
 
@@ -340,7 +299,7 @@ async fn new_approvals_vendor_and_cost_center_arrive_in_order_on_the_next_cycle(
         1,
         "the new cost center reaches PeopleSoft"
     );
-    let (ready, _) = expected(&kit);
+    let (ready, _) = expected_pos(&kit.procurify);
     let pos = kit.peoplesoft.purchase_orders();
     assert_eq!(pos.len(), ready.len());
     assert!(pos.len() > before);
@@ -369,7 +328,7 @@ async fn new_approvals_vendor_and_cost_center_arrive_in_order_on_the_next_cycle(
 
 #[tokio::test]
 async fn with_po_creation_inactive_the_flow_halts_with_the_todo_then_completes_after_activation() {
-    let kit = MissionKit::start(60, |m| m).await;
+    let kit = Kit::start(60).await;
     kit.peoplesoft.deactivate("CI_PO_EXPRESS_C").unwrap();
     let reports = kit.sync().await;
     match &report(&reports, "requisitions-to-purchase-orders").outcome {
@@ -392,38 +351,27 @@ async fn with_po_creation_inactive_the_flow_halts_with_the_todo_then_completes_a
     kit.peoplesoft.activate("CI_PO_EXPRESS_C").unwrap();
     let reports = kit.sync().await;
     assert_all_completed(&reports);
-    let (ready, _) = expected(&kit);
+    let (ready, _) = expected_pos(&kit.procurify);
     assert_eq!(kit.peoplesoft.purchase_orders().len(), ready.len());
 }
 
 #[tokio::test]
 async fn token_expiry_during_a_run_costs_no_record() {
     // PeopleSoft through OAuth2 bearer tokens of the site's identity provider.
-    let kit = MissionKit::start_with(
-        ProcurifyConfig {
-            requisitions: 120,
-            ..ProcurifyConfig::default()
-        },
-        mlc_sandbox::peoplesoft::PeopleSoftConfig::default(),
-        |m| {
-            m.replace(
-                r#"auth = { scheme = "wsse", username = "MLC_INTEGRATION", password = "secret:peoplesoft/password" }"#,
-                r#"auth = { scheme = "oauth2-client-credentials", token_url = "PS_TOKEN_URL", body = "form", client_id = "mlc-connector", client_secret = "secret:peoplesoft/password" }"#,
-            )
-        },
-    )
-    .await;
+    let kit = Kit::start(120).await;
     // The site's OAuth client secret is stored under the same secret name.
-    let manifest = std::fs::read_to_string(&kit.manifest)
-        .unwrap()
-        .replace("PS_TOKEN_URL", &kit.peoplesoft.token_url());
-    std::fs::write(&kit.manifest, manifest).unwrap();
+    kit.edit(|m| {
+        let auth = m.auth("peoplesoft");
+        auth.clear();
+        auth.insert("scheme", "oauth2-client-credentials".into());
+        auth.insert("token_url", kit.peoplesoft.token_url().into());
+        auth.insert("body", "form".into());
+        auth.insert("client_id", "mlc-connector".into());
+        auth.insert("client_secret", "secret:peoplesoft/password".into());
+    });
     {
-        let key =
-            mlc_host::vault::VaultKey::from_file(&kit.dir.path().join("ml-connector.key")).unwrap();
-        let store = std::sync::Arc::new(
-            mlc_host::store::SqliteStore::open(&kit.dir.path().join("ml-connector.db")).unwrap(),
-        );
+        let key = mlc_host::vault::VaultKey::from_file(&kit.key_path()).unwrap();
+        let store = std::sync::Arc::new(kit.store());
         mlc_host::vault::Vault::new(key, store)
             .set(
                 TENANT,
@@ -459,7 +407,7 @@ async fn token_expiry_during_a_run_costs_no_record() {
             r.counts
         );
     }
-    let (ready, _) = expected(&kit);
+    let (ready, _) = expected_pos(&kit.procurify);
     assert_eq!(kit.peoplesoft.purchase_orders().len(), ready.len());
     let renewals = app
         .events
@@ -481,25 +429,16 @@ async fn token_expiry_during_a_run_costs_no_record() {
 #[tokio::test]
 async fn vouchers_close_exactly_the_fully_matched_pos() {
     // The ordered-items trigger and the voucher flows, instead of requisitions.
-    let kit = MissionKit::start(200, |m| {
-        m.replace(
-            "[tenants.sandbox.flows.purchase-orders-to-peoplesoft]\nenabled = false",
-            "[tenants.sandbox.flows.purchase-orders-to-peoplesoft]\nenabled = true",
-        )
-        .replace(
-            "[tenants.sandbox.flows.vouchers-close-purchase-orders]\nenabled = false",
-            "[tenants.sandbox.flows.vouchers-close-purchase-orders]\nenabled = true",
-        )
-        .replace(
-            "[tenants.sandbox.flows.procurify-purchase-orders-index]\nenabled = false",
-            "[tenants.sandbox.flows.procurify-purchase-orders-index]\nenabled = true",
-        )
-        .replace(
-            "[tenants.sandbox.flows.requisitions-to-purchase-orders]\n",
-            "[tenants.sandbox.flows.requisitions-to-purchase-orders]\nenabled = false\n",
-        )
-    })
-    .await;
+    let kit = Kit::builder()
+        .requisitions(200)
+        .manifest(|m| {
+            m.enable_flow("purchase-orders-to-peoplesoft", true);
+            m.enable_flow("vouchers-close-purchase-orders", true);
+            m.enable_flow("procurify-purchase-orders-index", true);
+            m.enable_flow("requisitions-to-purchase-orders", false);
+        })
+        .start()
+        .await;
     let reports = kit.sync().await;
     assert_all_completed(&reports);
     let pos = kit.peoplesoft.purchase_orders();
@@ -562,7 +501,7 @@ async fn vouchers_close_exactly_the_fully_matched_pos() {
 
 #[tokio::test]
 async fn the_daemon_stops_gracefully_mid_run_and_a_restart_completes_without_duplicates() {
-    let kit = MissionKit::start(300, |m| m).await;
+    let kit = Kit::start(300).await;
     let app = std::sync::Arc::new(kit.app().await);
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let runs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -618,7 +557,7 @@ async fn the_daemon_stops_gracefully_mid_run_and_a_restart_completes_without_dup
 
     let reports = kit.sync().await;
     assert_all_completed(&reports);
-    let (ready, _) = expected(&kit);
+    let (ready, _) = expected_pos(&kit.procurify);
     let pos = kit.peoplesoft.purchase_orders();
     assert_eq!(pos.len(), ready.len());
     assert_eq!(po_creates(&kit), pos.len(), "a PO was posted twice");

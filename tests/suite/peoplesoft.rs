@@ -696,42 +696,36 @@ async fn a_site_with_another_schema_namespace_base_works_with_the_same_component
 // ---------------------------------------------------------------------------
 // Fault classes
 
-async fn wrong_password_is_unauthorized(credentials: Credentials) {
-    let ps = demo_site().await;
-    let conn = connection(&ps);
-    let scheme = credentials.scheme_name();
-    let builder = sandbox(&ps, credentials).secret("ps/password", "not-the-password");
-    let mut inst = instance(&builder).await;
-    let err = inst
-        .write(&conn, "purchase_orders", &doc("REQ-1", &small_po("REQ-1")))
-        .await
-        .unwrap_err();
-    match failure_of(err) {
-        Failure::Unauthorized(m) => {
-            assert!(m.contains("User password failed"), "{scheme}: {m}");
-            assert!(
-                !m.contains("not-the-password"),
-                "{scheme}: secret leaked: {m}"
-            );
+/// A wrong password is unauthorized with the gateway's message, over every
+/// scheme that sends a password (one row per scheme; a failure names it).
+#[tokio::test]
+async fn wrong_password_over_basic_and_wsse_is_unauthorized_with_the_gateways_message() {
+    for (variant, credentials) in [("HTTP Basic", basic()), ("WS-Security", wsse())] {
+        let ps = demo_site().await;
+        let conn = connection(&ps);
+        let builder = sandbox(&ps, credentials).secret("ps/password", "not-the-password");
+        let mut inst = instance(&builder).await;
+        let err = inst
+            .write(&conn, "purchase_orders", &doc("REQ-1", &small_po("REQ-1")))
+            .await
+            .unwrap_err();
+        match failure_of(err) {
+            Failure::Unauthorized(m) => {
+                assert!(m.contains("User password failed"), "{variant}: {m}");
+                assert!(
+                    !m.contains("not-the-password"),
+                    "{variant}: secret leaked: {m}"
+                );
+            }
+            other => panic!("{variant}: expected unauthorized, got {other:?}"),
         }
-        other => panic!("{scheme}: expected unauthorized, got {other:?}"),
+        let err = inst.check(&conn).await.unwrap_err();
+        assert!(
+            matches!(failure_of(err.clone()), Failure::Unauthorized(_)),
+            "{variant}: check: {err}"
+        );
+        assert!(ps.purchase_orders().is_empty(), "{variant}: a PO landed");
     }
-    let err = inst.check(&conn).await.unwrap_err();
-    assert!(
-        matches!(failure_of(err.clone()), Failure::Unauthorized(_)),
-        "{scheme}: check: {err}"
-    );
-    assert!(ps.purchase_orders().is_empty());
-}
-
-#[tokio::test]
-async fn wrong_password_over_basic_is_unauthorized() {
-    wrong_password_is_unauthorized(basic()).await;
-}
-
-#[tokio::test]
-async fn wrong_password_over_wsse_is_unauthorized_with_the_gateways_message() {
-    wrong_password_is_unauthorized(wsse()).await;
 }
 
 #[tokio::test]
@@ -988,106 +982,116 @@ async fn too_many_requests_on_the_wsdl_download_keeps_the_retry_after_seconds() 
 // ---------------------------------------------------------------------------
 // Authentication schemes
 
-/// A site accepting only the methods set in `policy`.
-async fn site_accepting(policy: AuthPolicy) -> PeopleSoftSandbox {
+/// The one authentication method a site accepts.
+#[derive(Debug, Clone, Copy)]
+enum Only {
+    Wsse,
+    Basic,
+    Bearer,
+}
+
+/// A site accepting only `method` (credentials of another method are
+/// ignored, as the gateway ignores them).
+async fn site_accepting(method: Only) -> PeopleSoftSandbox {
     site(PeopleSoftConfig {
-        auth: policy,
+        auth: AuthPolicy {
+            wsse: matches!(method, Only::Wsse),
+            basic: matches!(method, Only::Basic),
+            bearer: matches!(method, Only::Bearer),
+            ..AuthPolicy::default()
+        },
         ..PeopleSoftConfig::default()
     })
     .await
 }
 
-async fn writes_and_reads_as_the_integration_user(
-    ps: &PeopleSoftSandbox,
-    inst: &mut ConnectorInstance,
-) {
-    let conn = connection(ps);
-    inst.check(&conn).await.unwrap();
-    let written = inst
-        .write(
-            &conn,
-            "purchase_orders",
-            &doc("REQ-AUTH", &small_po("REQ-AUTH")),
-        )
-        .await
-        .unwrap();
-    let pos = ps.purchase_orders();
-    assert_eq!(pos.len(), 1);
-    assert_eq!(pos[0].po_id, written.target_key);
-    assert_eq!(pos[0].created_by, DEMO_USER, "ran as the integration user");
-    assert_eq!(
-        inst.lookup(&conn, "purchase_orders", "REQ-AUTH")
+/// One way of authenticating to a site that accepts only it.
+struct AuthVariant {
+    name: &'static str,
+    accepts: Only,
+    credentials: fn(&PeopleSoftSandbox) -> Credentials,
+    /// Token requests the site sees over the whole run.
+    token_requests: usize,
+}
+
+/// Each scheme works end to end on a site that accepts only that scheme:
+/// check, write, lookup and read as the integration user (one row per
+/// scheme; a failure names it). OAuth2 client credentials from the site's
+/// token endpoint fetch one token for the whole run.
+#[tokio::test]
+async fn wsse_basic_static_bearer_and_oauth2_each_work_end_to_end_as_the_integration_user() {
+    let rows = [
+        AuthVariant {
+            name: "WS-Security UsernameToken",
+            accepts: Only::Wsse,
+            credentials: |_| wsse(),
+            token_requests: 0,
+        },
+        AuthVariant {
+            name: "HTTP Basic",
+            accepts: Only::Basic,
+            credentials: |_| basic(),
+            token_requests: 0,
+        },
+        AuthVariant {
+            name: "static bearer token",
+            accepts: Only::Bearer,
+            credentials: |_| static_bearer(),
+            token_requests: 0,
+        },
+        AuthVariant {
+            name: "OAuth2 client credentials from the site's token endpoint",
+            accepts: Only::Bearer,
+            credentials: oauth2,
+            token_requests: 1,
+        },
+    ];
+    for row in rows {
+        let variant = row.name;
+        let ps = site_accepting(row.accepts).await;
+        let mut inst = instance_with(&ps, (row.credentials)(&ps)).await;
+        let conn = connection(&ps);
+        inst.check(&conn)
             .await
-            .unwrap(),
-        Some(written.target_key)
-    );
-    assert!(
-        !inst
+            .unwrap_or_else(|e| panic!("{variant}: check: {e}"));
+        let written = inst
+            .write(
+                &conn,
+                "purchase_orders",
+                &doc("REQ-AUTH", &small_po("REQ-AUTH")),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{variant}: write: {e}"));
+        let pos = ps.purchase_orders();
+        assert_eq!(pos.len(), 1, "{variant}: POs");
+        assert_eq!(pos[0].po_id, written.target_key, "{variant}: PO_ID");
+        assert_eq!(
+            pos[0].created_by, DEMO_USER,
+            "{variant}: ran as the integration user"
+        );
+        assert_eq!(
+            inst.lookup(&conn, "purchase_orders", "REQ-AUTH")
+                .await
+                .unwrap_or_else(|e| panic!("{variant}: lookup: {e}")),
+            Some(written.target_key),
+            "{variant}: lookup"
+        );
+        let vendors = inst
             .read(&conn, "vendors", None)
             .await
-            .unwrap()
-            .docs
-            .is_empty()
-    );
-}
-
-#[tokio::test]
-async fn wsse_username_token_works_end_to_end() {
-    let ps = site_accepting(AuthPolicy {
-        basic: false,
-        bearer: false,
-        ..AuthPolicy::default()
-    })
-    .await;
-    let mut inst = instance_with(&ps, wsse()).await;
-    writes_and_reads_as_the_integration_user(&ps, &mut inst).await;
-}
-
-#[tokio::test]
-async fn http_basic_works_end_to_end() {
-    let ps = site_accepting(AuthPolicy {
-        wsse: false,
-        bearer: false,
-        ..AuthPolicy::default()
-    })
-    .await;
-    let mut inst = instance_with(&ps, basic()).await;
-    writes_and_reads_as_the_integration_user(&ps, &mut inst).await;
-}
-
-#[tokio::test]
-async fn static_bearer_token_works_end_to_end() {
-    let ps = site_accepting(AuthPolicy {
-        wsse: false,
-        basic: false,
-        ..AuthPolicy::default()
-    })
-    .await;
-    let mut inst = instance_with(&ps, static_bearer()).await;
-    writes_and_reads_as_the_integration_user(&ps, &mut inst).await;
-}
-
-#[tokio::test]
-async fn oauth2_client_credentials_from_the_sites_token_endpoint_work_end_to_end() {
-    let ps = site_accepting(AuthPolicy {
-        wsse: false,
-        basic: false,
-        ..AuthPolicy::default()
-    })
-    .await;
-    let mut inst = instance_with(&ps, oauth2(&ps)).await;
-    writes_and_reads_as_the_integration_user(&ps, &mut inst).await;
-    assert_eq!(token_requests(&ps), 1, "one token serves the whole run");
+            .unwrap_or_else(|e| panic!("{variant}: read: {e}"));
+        assert!(!vendors.docs.is_empty(), "{variant}: no vendors read");
+        assert_eq!(
+            token_requests(&ps),
+            row.token_requests,
+            "{variant}: one token serves the whole run"
+        );
+    }
 }
 
 #[tokio::test]
 async fn bearer_token_expiring_mid_run_is_renewed_by_the_host_without_a_failure() {
-    let ps = site_accepting(AuthPolicy {
-        wsse: false,
-        basic: false,
-        ..AuthPolicy::default()
-    })
-    .await;
+    let ps = site_accepting(Only::Bearer).await;
     let builder = sandbox(&ps, oauth2(&ps));
     let conn = connection(&ps);
     let mut inst = instance(&builder).await;

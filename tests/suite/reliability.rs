@@ -5,6 +5,12 @@
 //! and resumes; a corpus of bad input gives clear errors, never a panic.
 //! Longer variants run with `MLC_SOAK=1`; each test prints its figures.
 
+use mlc_deployment_kit::manifest::{Manifest as KitManifest, inline};
+use mlc_deployment_kit::toml_edit;
+use mlc_deployment_kit::{
+    Bursts, Kit, PO_CREATE, PO_FLOW, TENANT, approved_requisitions, expected_po_refs, halted,
+    intact,
+};
 use mlc_host::audit::{self, Verification};
 use mlc_host::components::{CONNECTOR_PEOPLESOFT, CONNECTOR_PROCURIFY};
 use mlc_host::credentials::{Credentials, SecretRef, Setting};
@@ -16,16 +22,10 @@ use mlc_host::store::{RecordState, Store};
 use mlc_sandbox::exchange::{Handler, Request, Response};
 use mlc_sandbox::faults::{Fault, FaultPlan, FaultRule};
 use mlc_sandbox::peoplesoft::{DEMO_PASSWORD, DEMO_USER, PeopleSoftConfig, PeopleSoftSandbox};
-use mlc_sandbox::procurify::ProcurifyConfig;
 use mlc_sandbox::seeded;
 use mlc_sandbox::server::Server;
 use mlc_tests::SandboxBuilder;
-use mlc_tests::resilience::{
-    Bursts, PO_CREATE, PO_FLOW, Stage, TENANT, approved_requisitions, binary, expected_po_refs,
-    intact,
-};
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -37,7 +37,7 @@ fn soak() -> bool {
 /// exactly one PO per expected PO_REF, none for a waiting one, ledger rows
 /// that name existing POs with that PO_REF, nothing unsettled, unique
 /// vendors, and a verifiable audit chain. Returns the records checked.
-pub(crate) fn assert_exactly_once(stage: &Stage) -> usize {
+pub(crate) fn assert_exactly_once(stage: &Kit) -> usize {
     let (ready, waiting) = expected_po_refs(&stage.procurify);
     let pos = stage.peoplesoft.purchase_orders();
     let mut by_ref: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -109,7 +109,7 @@ pub(crate) fn assert_exactly_once(stage: &Stage) -> usize {
 }
 
 /// PO create requests PeopleSoft received per PO_REF.
-fn creates_per_ref(stage: &Stage) -> BTreeMap<String, usize> {
+fn creates_per_ref(stage: &Kit) -> BTreeMap<String, usize> {
     stage
         .po_create_stamps()
         .into_iter()
@@ -123,41 +123,20 @@ async fn sigkilled_binary_restarted_until_done_posts_exactly_one_po_per_requisit
     let seed = seeded::seed_from_env(0x5eed_c0de);
     println!("seed {seed} (replay with MLC_SEED={seed})");
     let mut rng = seeded::Rng::new(seed);
-    let stage = Stage::start(
-        ProcurifyConfig {
-            requisitions,
-            ..ProcurifyConfig::default()
-        },
-        PeopleSoftConfig::default(),
-        3,
-        |m| m,
-    )
-    .await;
+    let stage = Kit::builder()
+        .requisitions(requisitions)
+        .fronts(3)
+        .start()
+        .await;
     let approved = approved_requisitions(&stage.procurify);
     assert!(
         approved >= 2000,
         "seed gives {approved} approved requisitions"
     );
-    let bin = binary();
-    let cache = mlc_tests::cache_dir().join("xdg");
     let log_path = stage.dir.path().join("runs.log");
     let started = Instant::now();
     let (mut kills, mut runs, mut exits) = (0u32, 0u32, 0u32);
-    let spawn = || {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-            .unwrap();
-        Command::new(&bin)
-            .args(["sync", "--manifest"])
-            .arg(&stage.manifest)
-            .env("XDG_CACHE_HOME", &cache)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("ml-connector starts")
-    };
+    let spawn = || stage.spawn_logged(&["sync"], &log_path);
     loop {
         assert!(
             started.elapsed() < Duration::from_secs(if soak() { 7200 } else { 1200 }),
@@ -186,7 +165,7 @@ async fn sigkilled_binary_restarted_until_done_posts_exactly_one_po_per_requisit
         }
         // Half the kills fall at a random time (start-up, reference flows,
         // reads), half after a random number of new POs (mid-write).
-        let creates_at_spawn = stage.peoplesoft_front.count();
+        let creates_at_spawn = stage.fronts().peoplesoft.count();
         let by_time = rng.below(2) == 0;
         let after = Duration::from_millis(50 + rng.below(2500) as u64);
         let after_requests = 1 + rng.below(120);
@@ -200,7 +179,7 @@ async fn sigkilled_binary_restarted_until_done_posts_exactly_one_po_per_requisit
             let due = if by_time {
                 spawned.elapsed() >= after
             } else {
-                stage.peoplesoft_front.count() >= creates_at_spawn + after_requests
+                stage.fronts().peoplesoft.count() >= creates_at_spawn + after_requests
                     || spawned.elapsed() >= Duration::from_secs(30)
             };
             if due {
@@ -238,7 +217,7 @@ async fn sigkilled_binary_restarted_until_done_posts_exactly_one_po_per_requisit
 }
 
 /// Audit rows of the PO flow with `event`.
-fn audit_events(stage: &Stage, event: &str) -> usize {
+fn audit_events(stage: &Kit, event: &str) -> usize {
     let mut out = Vec::new();
     audit::export(&stage.store(), Some(TENANT), &mut out).unwrap();
     String::from_utf8(out)
@@ -257,28 +236,24 @@ fn all_completed(reports: &[RunReport]) -> bool {
 async fn under_5xx_drops_429_bursts_jitter_token_expiry_and_a_malformed_page_everything_arrives_once()
  {
     let requisitions = if soak() { 1_500 } else { 150 };
-    let stage = Stage::start(
-        ProcurifyConfig {
-            requisitions,
-            ..ProcurifyConfig::default()
-        },
-        PeopleSoftConfig::default(),
-        42,
+    let stage = Kit::builder()
+        .requisitions(requisitions)
+        .fronts(42)
         // More attempts per run than the shipped 5, so that a write is rarely
         // deferred under 30% failures: a deferred write is tried again
         // without its Retry-After (see
         // `retry_after_of_a_deferred_write_holds_in_the_next_run`).
-        |m| {
-            m.replace(
-                "retry = { attempts = 5, base_ms = 500, cap_ms = 30000 }",
-                "retry = { attempts = 10, base_ms = 100, cap_ms = 2000 }",
-            )
-        },
-    )
-    .await;
+        .manifest(|m| {
+            let retry = inline(m.flow(PO_FLOW), "retry");
+            retry.insert("attempts", 10.into());
+            retry.insert("base_ms", 100.into());
+            retry.insert("cap_ms", 2000.into());
+        })
+        .start()
+        .await;
     for (server, prefix) in [
-        (&stage.procurify_server, "/api/"),
-        (&stage.peoplesoft_server, "/PSIGW/"),
+        (&stage.fronts().procurify_server, "/api/"),
+        (&stage.fronts().peoplesoft_server, "/PSIGW/"),
     ] {
         let plan = server.faults();
         plan.add(
@@ -307,14 +282,14 @@ async fn under_5xx_drops_429_bursts_jitter_token_expiry_and_a_malformed_page_eve
     }
     // A page of requisitions costs ~100 calls (one per requisition for its
     // lines): a burst in every few hundred calls refuses some page reads.
-    stage.procurify_front.set_bursts(Some(Bursts {
+    stage.fronts().procurify.set_bursts(Some(Bursts {
         prefix: "/api/".into(),
         soap_action: String::new(),
         period: 300,
         length: 3,
         retry_after_secs: 1,
     }));
-    stage.peoplesoft_front.set_bursts(Some(Bursts {
+    stage.fronts().peoplesoft.set_bursts(Some(Bursts {
         prefix: "/PSIGW/".into(),
         soap_action: PO_CREATE.into(),
         period: 20,
@@ -335,8 +310,8 @@ async fn under_5xx_drops_429_bursts_jitter_token_expiry_and_a_malformed_page_eve
             "not delivered after {max_cycles} cycles"
         );
         cycle_starts.push([
-            stage.procurify_front.elapsed(),
-            stage.peoplesoft_front.elapsed(),
+            stage.fronts().procurify.elapsed(),
+            stage.fronts().peoplesoft.elapsed(),
         ]);
         // Tokens of both systems expire while the cycle runs.
         let expirer = async {
@@ -399,8 +374,11 @@ async fn under_5xx_drops_429_bursts_jitter_token_expiry_and_a_malformed_page_eve
     // `retry_after_of_a_deferred_write_holds_in_the_next_run`.)
     let (mut refused, mut honoured, mut next_run) = (0, 0, 0);
     for (f, (front, server)) in [
-        (&stage.procurify_front, &stage.procurify_server),
-        (&stage.peoplesoft_front, &stage.peoplesoft_server),
+        (&stage.fronts().procurify, &stage.fronts().procurify_server),
+        (
+            &stage.fronts().peoplesoft,
+            &stage.fronts().peoplesoft_server,
+        ),
     ]
     .into_iter()
     .enumerate()
@@ -431,30 +409,21 @@ async fn under_5xx_drops_429_bursts_jitter_token_expiry_and_a_malformed_page_eve
         }
     }
     assert!(honoured > 0, "no retry after a 429 was observed");
-    let injected = stage.procurify_server.faults().injected().total()
-        + stage.peoplesoft_server.faults().injected().total();
+    let injected = stage.fronts().procurify_server.faults().injected().total()
+        + stage.fronts().peoplesoft_server.faults().injected().total();
     println!(
         "fault soak: {checked} POs exactly once, {cycles} cycles, {:.1} s; faults injected: {injected} \
          by the plans (procurify {:?}, peoplesoft {:?}), {refused} 429s from bursts ({honoured} retries \
          in the same run measured, all >= Retry-After; {next_run} retried by the next cycle), {expiries} token expiries",
         elapsed.as_secs_f64(),
-        stage.procurify_server.faults().injected(),
-        stage.peoplesoft_server.faults().injected(),
+        stage.fronts().procurify_server.faults().injected(),
+        stage.fronts().peoplesoft_server.faults().injected(),
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn po_operation_deactivated_mid_run_halts_after_one_failure_then_resumes_when_activated() {
-    let stage = Stage::start(
-        ProcurifyConfig {
-            requisitions: 240,
-            ..ProcurifyConfig::default()
-        },
-        PeopleSoftConfig::default(),
-        5,
-        |m| m,
-    )
-    .await;
+    let stage = Kit::builder().requisitions(240).fronts(5).start().await;
     let app = stage.app().await;
     let deactivated_at = Mutex::new(None::<usize>);
     let sync = app.sync(None, None);
@@ -464,7 +433,7 @@ async fn po_operation_deactivated_mid_run_halts_after_one_failure_then_resumes_w
         }
         // Read the count first: a create failing after the deactivation may be
         // stamped before this task runs again, and must still be counted.
-        let before = stage.peoplesoft_front.count();
+        let before = stage.fronts().peoplesoft.count();
         stage.peoplesoft.deactivate(PO_CREATE).unwrap();
         *deactivated_at.lock().unwrap() = Some(before);
     };
@@ -479,7 +448,7 @@ async fn po_operation_deactivated_mid_run_halts_after_one_failure_then_resumes_w
         other => panic!("expected a halt, got {other:?}"),
     }
     let from = deactivated_at.lock().unwrap().unwrap();
-    let failed_creates = stage.peoplesoft_front.stamps()[from..]
+    let failed_creates = stage.fronts().peoplesoft.stamps()[from..]
         .iter()
         .filter(|s| s.identity.starts_with("create ") && s.status != 200)
         .count();
@@ -907,6 +876,12 @@ async fn bad_soap_replies_and_wsdls_give_clear_errors_expand_no_entity_and_reach
 fn bad_manifests_are_clear_errors_that_name_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let base = mlc_host::bundled::MANIFEST;
+    // Each case is the shipped manifest with one key edited as TOML.
+    let edited = |edit: &dyn Fn(&mut KitManifest)| {
+        let mut m = KitManifest::shipped();
+        edit(&mut m);
+        m.text()
+    };
     let cases: Vec<(&str, String, &str)> = vec![
         (
             "unknown top-level key",
@@ -915,76 +890,73 @@ fn bad_manifests_are_clear_errors_that_name_the_key() {
         ),
         (
             "unknown flow key",
-            base.replace(
-                "every = \"5m\"\nrequires",
-                "every = \"5m\"\nretries = 3\nrequires",
-            ),
+            edited(&|m| m.flow(PO_FLOW)["retries"] = toml_edit::value(3)),
             "retries",
         ),
         (
             "unknown connection key",
-            base.replace(
-                "call_timeout_secs = 120",
-                "call_timeout_secs = 120\ntimeout = 5",
-            ),
+            edited(&|m| m.connection("peoplesoft")["timeout"] = toml_edit::value(5)),
             "timeout",
         ),
         (
             "bad cron",
-            base.replace(
-                "every = \"5m\"\nrequires",
-                "cron = \"61 * * * *\"\nrequires",
-            ),
+            edited(&|m| {
+                let flow = m.flow(PO_FLOW);
+                flow.remove("every");
+                flow["cron"] = toml_edit::value("61 * * * *");
+            }),
             "cron",
         ),
         (
             "bad interval",
-            base.replace("every = \"5m\"", "every = \"5 parsecs\""),
+            edited(&|m| m.flow(PO_FLOW)["every"] = toml_edit::value("5 parsecs")),
             "every",
         ),
         (
             "both cron and every",
-            base.replace("every = \"5m\"", "every = \"5m\"\ncron = \"0 * * * *\""),
+            edited(&|m| m.flow(PO_FLOW)["cron"] = toml_edit::value("0 * * * *")),
             "not both",
         ),
         (
             "secret in plain text",
-            base.replace(
-                "password = \"secret:peoplesoft/password\"",
-                "password = \"hunter2\"",
-            ),
+            edited(&|m| {
+                m.auth("peoplesoft").insert("password", "hunter2".into());
+            }),
             "password",
         ),
         (
             "credentials in the URL",
-            base.replace(
-                "base_url = \"http://127.0.0.1:8702\"",
-                "base_url = \"http://u:p@127.0.0.1:8702\"",
-            ),
+            edited(&|m| {
+                m.connection("peoplesoft")["base_url"] =
+                    toml_edit::value("http://u:p@127.0.0.1:8702")
+            }),
             "base_url",
         ),
         (
             "unknown flow requirement",
-            base.replace(
-                "requires = [\"vendors-to-procurify\"]",
-                "requires = [\"no-such-flow\"]",
-            ),
+            edited(&|m| {
+                m.flow("vendors-to-peoplesoft")["requires"] =
+                    toml_edit::value(toml_edit::Array::from_iter(["no-such-flow"]))
+            }),
             "no-such-flow",
         ),
-        ("syntax error", base.replace("[store]", "[store"), "line"),
+        // Not TOML at all: an unterminated table header.
+        ("syntax error", format!("{base}\n[store\n"), "line"),
         (
             "wrong type",
-            base.replace("concurrency = 4", "concurrency = \"four\""),
+            edited(&|m| m.flow(PO_FLOW)["concurrency"] = toml_edit::value("four")),
             "concurrency",
         ),
         (
             "unknown on_change",
-            base.replace("on_change = \"rewrite\"", "on_change = \"merge\""),
+            edited(&|m| m.flow("vendors-to-procurify")["on_change"] = toml_edit::value("merge")),
             "on_change",
         ),
         (
             "unknown auth scheme",
-            base.replace("scheme = \"wsse\"", "scheme = \"kerberos\""),
+            edited(&|m| {
+                m.auth("peoplesoft").insert("scheme", "kerberos".into());
+            }),
             "auth",
         ),
     ];
@@ -1013,30 +985,18 @@ fn bad_manifests_are_clear_errors_that_name_the_key() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_secret_halts_the_flows_that_need_it_with_its_name_and_loses_nothing() {
-    let stage = Stage::start(
-        ProcurifyConfig {
-            requisitions: 60,
-            ..ProcurifyConfig::default()
-        },
-        PeopleSoftConfig::default(),
-        9,
-        |m| {
-            m.replace(
-                "secret:peoplesoft/password",
-                "secret:peoplesoft/not-set-yet",
-            )
-        },
-    )
-    .await;
+    let stage = Kit::builder()
+        .requisitions(60)
+        .fronts(9)
+        .manifest(|m| {
+            m.auth("peoplesoft")
+                .insert("password", "secret:peoplesoft/not-set-yet".into());
+        })
+        .start()
+        .await;
     let app = stage.app().await;
     let reports = app.sync(None, None).await.unwrap();
-    let halted: Vec<&String> = reports
-        .iter()
-        .filter_map(|r| match &r.outcome {
-            RunOutcome::Halted(m) => Some(m),
-            _ => None,
-        })
-        .collect();
+    let halted = halted(&reports);
     assert!(!halted.is_empty(), "{reports:?}");
     assert!(
         halted.iter().all(|m| m.contains("peoplesoft/not-set-yet")),
@@ -1053,8 +1013,7 @@ async fn a_missing_secret_halts_the_flows_that_need_it_with_its_name_and_loses_n
 
     // The operator stores the secret: the next sync delivers everything.
     {
-        let key = mlc_host::vault::VaultKey::from_file(&stage.dir.path().join("ml-connector.key"))
-            .unwrap();
+        let key = mlc_host::vault::VaultKey::from_file(&stage.key_path()).unwrap();
         mlc_host::vault::Vault::new(key, Arc::new(stage.store()))
             .set(
                 TENANT,

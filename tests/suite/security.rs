@@ -5,6 +5,8 @@
 //! detected, and tenants of one host keep their ledgers, hosts and
 //! misbehaving components to themselves.
 
+use mlc_deployment_kit::manifest::quoted;
+use mlc_deployment_kit::{Kit, PO_FLOW, TENANT, app_options, expected_po_refs, halted};
 use mlc_host::credentials::{Credentials, Secret, SecretRef};
 use mlc_host::events::{ContainmentReason, Event};
 use mlc_host::pipeline::RunOutcome;
@@ -15,8 +17,8 @@ use mlc_sandbox::faults::FaultPlan;
 use mlc_sandbox::peoplesoft::{DEMO_USER, PeopleSoftConfig, SiteUser};
 use mlc_sandbox::procurify::ProcurifyConfig;
 use mlc_sandbox::server::Server;
+use mlc_tests::leaks::{LogCapture, leaked};
 use mlc_tests::peers::echo_server;
-use mlc_tests::resilience::{LogCapture, PO_FLOW, Stage, TENANT, expected_po_refs, leaked};
 use mlc_tests::{SandboxBuilder, fetch_connection, misbehaving};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -159,20 +161,19 @@ async fn after_a_mission_run_no_secret_is_in_the_database_wal_logs_audit_events_
             .with_writer(logs.clone())
             .finish(),
     );
-    let stage = Stage::start(
-        ProcurifyConfig {
+    let stage = Kit::builder()
+        .procurify(ProcurifyConfig {
             requisitions: 60,
             client_secret: client_secret.into(),
             ..ProcurifyConfig::default()
-        },
-        PeopleSoftConfig {
+        })
+        .peoplesoft(PeopleSoftConfig {
             users: vec![SiteUser::with_all_operations(DEMO_USER, password)],
             ..PeopleSoftConfig::default()
-        },
-        1,
-        |m| m,
-    )
-    .await;
+        })
+        .fronts(1)
+        .start()
+        .await;
     let app = stage.app().await;
     let reports = app.sync(None, None).await.unwrap();
     assert!(
@@ -182,6 +183,7 @@ async fn after_a_mission_run_no_secret_is_in_the_database_wal_logs_audit_events_
     assert!(!stage.peoplesoft.purchase_orders().is_empty());
     // The tokens the host fetched are secrets too.
     let tokens: Vec<String> = stage
+        .fronts()
         .procurify_server
         .requests()
         .iter()
@@ -194,7 +196,7 @@ async fn after_a_mission_run_no_secret_is_in_the_database_wal_logs_audit_events_
 
     // A wrong secret: the flows halt; the message names the secret, not its value.
     Vault::new(
-        VaultKey::from_file(&stage.dir.path().join("ml-connector.key")).unwrap(),
+        VaultKey::from_file(&stage.key_path()).unwrap(),
         app.store.clone(),
     )
     .set(TENANT, "procurify/client_secret", &Secret::new(wrong))
@@ -211,7 +213,7 @@ async fn after_a_mission_run_no_secret_is_in_the_database_wal_logs_audit_events_
 
     let mut secrets: Vec<&str> = vec![client_secret, password, wrong];
     secrets.extend(tokens.iter().map(String::as_str));
-    let db = stage.dir.path().join("ml-connector.db");
+    let db = stage.store_path();
     let wal = stage.dir.path().join("ml-connector.db-wal");
     // While the host is open (the WAL holds recent pages), then after.
     scan(
@@ -329,26 +331,11 @@ fn a_tampered_or_swapped_vault_row_and_a_wrong_key_are_detected() {
 
 #[tokio::test]
 async fn a_deployment_opened_with_the_wrong_key_halts_its_flows_and_says_why() {
-    let stage = Stage::start(
-        ProcurifyConfig {
-            requisitions: 30,
-            ..ProcurifyConfig::default()
-        },
-        PeopleSoftConfig::default(),
-        2,
-        |m| m,
-    )
-    .await;
-    std::fs::remove_file(stage.dir.path().join("ml-connector.key")).unwrap();
-    VaultKey::create_file(&stage.dir.path().join("ml-connector.key")).unwrap();
+    let stage = Kit::builder().requisitions(30).fronts(2).start().await;
+    std::fs::remove_file(stage.key_path()).unwrap();
+    VaultKey::create_file(&stage.key_path()).unwrap();
     let reports = stage.app().await.sync(None, None).await.unwrap();
-    let halted: Vec<&String> = reports
-        .iter()
-        .filter_map(|r| match &r.outcome {
-            RunOutcome::Halted(m) => Some(m),
-            _ => None,
-        })
-        .collect();
+    let halted = halted(&reports);
     assert!(!halted.is_empty(), "{reports:?}");
     assert!(
         halted.iter().any(|m| m.contains("wrong vault key")),
@@ -357,63 +344,20 @@ async fn a_deployment_opened_with_the_wrong_key_halts_its_flows_and_says_why() {
     assert!(stage.peoplesoft.purchase_orders().is_empty());
 }
 
-/// The shipped tenant's sections renamed to `tenant` (its own secrets).
-fn tenant_copy(manifest: &str, tenant: &str, procurify: &str, peoplesoft: &str) -> String {
-    let start = manifest
-        .find("[tenants.sandbox.")
-        .expect("the shipped manifest has the sandbox tenant");
-    let section = &manifest[start..];
-    let mut out = String::new();
-    for line in section.lines() {
-        out.push_str(&line.replace("[tenants.sandbox.", &format!("[tenants.{tenant}.")));
-        out.push('\n');
-    }
-    // The sandbox tenant's URLs are the first Stage's; point at the second's.
-    let (p1, s1) = urls(manifest);
-    out.replace(&p1, procurify).replace(&s1, peoplesoft)
-}
-
-/// The Procurify and PeopleSoft base URLs of the sandbox tenant.
-fn urls(manifest: &str) -> (String, String) {
-    let base = |conn: &str| {
-        let at = manifest
-            .find(&format!("[tenants.sandbox.connections.{conn}]"))
-            .unwrap();
-        let line = manifest[at..]
-            .lines()
-            .find(|l| l.starts_with("base_url"))
-            .unwrap();
-        line.split('"').nth(1).unwrap().to_string()
-    };
-    (base("procurify"), base("peoplesoft"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_tenants_in_one_host_keep_their_ledgers_and_cannot_reach_each_others_hosts() {
-    let acme = Stage::start(
-        ProcurifyConfig {
-            requisitions: 60,
-            ..ProcurifyConfig::default()
-        },
-        PeopleSoftConfig::default(),
-        1,
-        |m| m,
-    )
-    .await;
-    let globex = Stage::start(
-        ProcurifyConfig {
+    let acme = Kit::builder().requisitions(60).fronts(1).start().await;
+    let globex = Kit::builder()
+        .procurify(ProcurifyConfig {
             requisitions: 45,
             seed: 99,
             ..ProcurifyConfig::default()
-        },
-        PeopleSoftConfig::default(),
-        2,
-        |m| m,
-    )
-    .await;
+        })
+        .fronts(2)
+        .start()
+        .await;
     // One manifest, two tenants; globex also runs a spy that tries to read
     // acme's PeopleSoft.
-    let base = std::fs::read_to_string(&acme.manifest).unwrap();
     let spy_wasm = acme.dir.path().join("spy.wasm");
     std::fs::write(&spy_wasm, mlc_tests::components::MISBEHAVING_COMPONENT).unwrap();
     std::fs::write(
@@ -421,26 +365,27 @@ async fn two_tenants_in_one_host_keep_their_ledgers_and_cannot_reach_each_others
         "{key: .key, body: {}}",
     )
     .unwrap();
-    let acme_ps = acme.peoplesoft_server.base_url();
-    let spy = format!(
-        "\n[tenants.globex.connections.spy]\nconnector = \"{}\"\nbase_url = \"{}\"\nconfig = {{ url = \"{acme_ps}/spy-from-globex?password={}\" }}\n\n\
-         [tenants.globex.flows.spy]\nfrom = \"spy.fetch\"\nto = \"spy.ok\"\nmapping = \"mappings/spy.jq\"\n",
-        spy_wasm.display(),
-        globex.peoplesoft_server.base_url(),
-        // A secret in the refused URL's query must not reach the audit log.
-        mlc_sandbox::peoplesoft::DEMO_PASSWORD
-    );
-    let manifest = format!(
-        "{base}\n{}{spy}",
-        tenant_copy(
-            &base,
+    let acme_ps = acme.fronts().peoplesoft_server.base_url();
+    acme.edit(|m| {
+        m.copy_tenant(TENANT, "globex");
+        m.point_at(
             "globex",
-            &globex.procurify_server.base_url(),
-            &globex.peoplesoft_server.base_url()
-        )
-    );
-    std::fs::write(&acme.manifest, manifest).unwrap();
-    let key = VaultKey::from_file(&acme.dir.path().join("ml-connector.key")).unwrap();
+            &globex.fronts().procurify_server.base_url(),
+            &globex.fronts().peoplesoft_server.base_url(),
+        );
+        m.merge(&format!(
+            "[tenants.globex.connections.spy]\nconnector = {}\nbase_url = {}\nconfig = {{ url = {} }}\n\n\
+             [tenants.globex.flows.spy]\nfrom = \"spy.fetch\"\nto = \"spy.ok\"\nmapping = \"mappings/spy.jq\"\n",
+            quoted(&spy_wasm.display().to_string()),
+            quoted(&globex.fronts().peoplesoft_server.base_url()),
+            // A secret in the refused URL's query must not reach the audit log.
+            quoted(&format!(
+                "{acme_ps}/spy-from-globex?password={}",
+                mlc_sandbox::peoplesoft::DEMO_PASSWORD
+            )),
+        ));
+    });
+    let key = VaultKey::from_file(&acme.key_path()).unwrap();
     let vault = Vault::new(key, Arc::new(acme.store()));
     vault
         .set(
@@ -470,7 +415,8 @@ async fn two_tenants_in_one_host_keep_their_ledgers_and_cannot_reach_each_others
         }
     }
     assert!(
-        acme.peoplesoft_front
+        acme.fronts()
+            .peoplesoft
             .stamps()
             .iter()
             .all(|s| !s.line.contains("spy-from-globex")),
@@ -542,16 +488,7 @@ async fn two_tenants_in_one_host_keep_their_ledgers_and_cannot_reach_each_others
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_looping_and_a_hoarding_tenant_are_stopped_while_the_other_tenant_finishes() {
-    let stage = Stage::start(
-        ProcurifyConfig {
-            requisitions: 60,
-            ..ProcurifyConfig::default()
-        },
-        PeopleSoftConfig::default(),
-        4,
-        |m| m,
-    )
-    .await;
+    let stage = Kit::builder().requisitions(60).fronts(4).start().await;
     let wasm = stage.dir.path().join("misbehaving.wasm");
     std::fs::write(&wasm, mlc_tests::components::MISBEHAVING_COMPONENT).unwrap();
     std::fs::write(
@@ -562,21 +499,20 @@ async fn a_looping_and_a_hoarding_tenant_are_stopped_while_the_other_tenant_fini
     // The looping connection has a 1 s deadline; the hoarding one a long one,
     // so that on a loaded machine it still runs into the memory limit rather
     // than the deadline.
-    let runaway = format!(
-        "\n[tenants.runaway.connections.bad]\nconnector = \"{}\"\nbase_url = \"http://127.0.0.1:9\"\n\
+    stage.edit(|m| {
+        m.merge(&format!(
+        "\n[tenants.runaway.connections.bad]\nconnector = {}\nbase_url = \"http://127.0.0.1:9\"\n\
          memory_mb = 32\ncall_timeout_secs = 1\n\n\
-         [tenants.runaway.connections.hoarder]\nconnector = \"{}\"\nbase_url = \"http://127.0.0.1:9\"\n\
+         [tenants.runaway.connections.hoarder]\nconnector = {}\nbase_url = \"http://127.0.0.1:9\"\n\
          memory_mb = 32\ncall_timeout_secs = 30\n\n\
          [tenants.runaway.flows.spin]\nfrom = \"bad.loop\"\nto = \"bad.ok\"\nmapping = \"mappings/any.jq\"\n\
          retry = {{ attempts = 2, base_ms = 10, cap_ms = 10 }}\n\n\
          [tenants.runaway.flows.hoard]\nfrom = \"hoarder.grow\"\nto = \"hoarder.ok\"\nmapping = \"mappings/any.jq\"\n\
          retry = {{ attempts = 2, base_ms = 10, cap_ms = 10 }}\n",
-        wasm.display(),
-        wasm.display()
-    );
-    let mut manifest = std::fs::read_to_string(&stage.manifest).unwrap();
-    manifest.push_str(&runaway);
-    std::fs::write(&stage.manifest, manifest).unwrap();
+        quoted(&wasm.display().to_string()),
+        quoted(&wasm.display().to_string()),
+        ))
+    });
     // The host runs on a runtime of its own thread, so that a component
     // that is never interrupted fails this test instead of hanging it (its
     // thread is then left spinning until the test binary exits).
@@ -589,15 +525,9 @@ async fn a_looping_and_a_hoarding_tenant_are_stopped_while_the_other_tenant_fini
             .build()
             .unwrap();
         rt.block_on(async {
-            let app = mlc_host::app::App::open(
-                &manifest_path,
-                mlc_host::app::AppOptions {
-                    cache_dir: Some(mlc_tests::cache_dir()),
-                    clock: Arc::new(mlc_host::clock::SystemClock),
-                },
-            )
-            .await
-            .unwrap();
+            let app = mlc_host::app::App::open(&manifest_path, app_options())
+                .await
+                .unwrap();
             let reports = app.sync(None, None).await.unwrap();
             let mut audit = Vec::new();
             mlc_host::audit::export(app.store.as_ref(), Some("runaway"), &mut audit).unwrap();

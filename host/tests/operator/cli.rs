@@ -3,7 +3,7 @@
 //! manifest key, wrong key file, unknown flow, unreachable host) as one
 //! clear line, a hint, and the documented exit code.
 
-use crate::kit::{Kit, TENANT, assert_code, http_get};
+use mlc_deployment_kit::{Deployment, Kit, TENANT, assert_code, http_get};
 use mlc_host::store::{LedgerEntry, LedgerKind, RecordState, SqliteStore, Store};
 use mlc_sandbox::peoplesoft::PeopleSoftConfig;
 use std::time::Duration;
@@ -21,7 +21,7 @@ fn flow<'a>(reports: &'a serde_json::Value, name: &str) -> &'a serde_json::Value
 async fn demo_prints_the_summary_with_purchase_orders_and_a_verified_audit() {
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path().join("demo");
-    let out = crate::kit::run(
+    let out = mlc_deployment_kit::binary::run(
         vec![
             "demo".into(),
             "--size".into(),
@@ -54,7 +54,7 @@ async fn demo_prints_the_summary_with_purchase_orders_and_a_verified_audit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn init_creates_a_private_key_file_and_the_store_and_keeps_an_existing_key() {
-    let kit = Kit::uninitialised("http://127.0.0.1:8701", "http://127.0.0.1:8702", |m| m);
+    let kit = Deployment::uninitialised("http://127.0.0.1:8701", "http://127.0.0.1:8702");
     let out = kit.run(&["init", "--demo-secrets"]).await;
     assert_code(&out, 0);
     assert!(out.stdout.contains("(created, mode 0600"), "{}", out.stdout);
@@ -83,7 +83,7 @@ async fn init_creates_a_private_key_file_and_the_store_and_keeps_an_existing_key
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_reports_every_connection_ok_against_the_sandbox() {
-    let kit = Kit::start(10, PeopleSoftConfig::default()).await;
+    let kit = Kit::start(10).await;
     let out = kit.run(&["check"]).await;
     assert_code(&out, 0);
     assert!(
@@ -105,14 +105,14 @@ async fn check_reports_every_connection_ok_against_the_sandbox() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_lists_missing_peoplesoft_activations_as_a_to_do_and_exits_3() {
-    let kit = Kit::start(
-        10,
-        PeopleSoftConfig {
+    let kit = Kit::builder()
+        .requisitions(10)
+        .peoplesoft(PeopleSoftConfig {
             operations_ready: false,
             ..PeopleSoftConfig::default()
-        },
-    )
-    .await;
+        })
+        .start()
+        .await;
     let out = kit.run(&["check"]).await;
     assert_code(&out, 3);
     assert!(
@@ -146,7 +146,7 @@ async fn check_against_an_unreachable_host_says_the_connection_failed_and_exits_
         .await
         .unwrap();
     // Port 1 on loopback: nothing listens, the connection is refused.
-    let kit = Kit::at(&procurify.base_url(), "http://127.0.0.1:1", |m| m);
+    let kit = Deployment::at(&procurify.base_url(), "http://127.0.0.1:1");
     let out = kit.run(&["check"]).await;
     assert_code(&out, 1);
     let error = out
@@ -168,7 +168,7 @@ async fn check_against_an_unreachable_host_says_the_connection_failed_and_exits_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_runs_every_flow_status_shows_it_and_a_second_sync_posts_no_po_twice() {
-    let kit = Kit::start(40, PeopleSoftConfig::default()).await;
+    let kit = Kit::start(40).await;
     let first = kit.run(&["sync", "--json"]).await;
     assert_code(&first, 0);
     let reports = first.json();
@@ -177,10 +177,7 @@ async fn sync_runs_every_flow_status_shows_it_and_a_second_sync_posts_no_po_twic
     assert_eq!(pos["outcome"], "ok");
     let delivered = pos["delivered"].as_u64().unwrap();
     assert!(delivered > 0);
-    assert_eq!(
-        kit.peoplesoft.as_ref().unwrap().purchase_orders().len() as u64,
-        delivered
-    );
+    assert_eq!(kit.peoplesoft.purchase_orders().len() as u64, delivered);
 
     let status = kit.run(&["status", "--json"]).await;
     assert_code(&status, 0);
@@ -253,16 +250,13 @@ async fn sync_runs_every_flow_status_shows_it_and_a_second_sync_posts_no_po_twic
     let pos_again = flow(&again, "requisitions-to-purchase-orders");
     assert_eq!(pos_again["delivered"], 0, "{pos_again}");
     assert_eq!(pos_again["outcome"], "ok");
-    assert_eq!(
-        kit.peoplesoft.as_ref().unwrap().purchase_orders().len() as u64,
-        delivered
-    );
+    assert_eq!(kit.peoplesoft.purchase_orders().len() as u64, delivered);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_dry_run_shows_what_would_be_written_and_writes_nothing() {
-    let kit = Kit::start(20, PeopleSoftConfig::default()).await;
-    let vendors_before = kit.procurify.as_ref().unwrap().state().vendors().len();
+    let kit = Kit::start(20).await;
+    let vendors_before = kit.procurify.state().vendors().len();
     let out = kit
         .run(&[
             "sync",
@@ -285,10 +279,7 @@ async fn sync_dry_run_shows_what_would_be_written_and_writes_nothing() {
     assert!(writes > 0, "{preview}");
     assert!(preview["read"].as_u64().unwrap() >= writes as u64);
     // Nothing written, no cursor, no ledger row, no audit row.
-    assert_eq!(
-        kit.procurify.as_ref().unwrap().state().vendors().len(),
-        vendors_before
-    );
+    assert_eq!(kit.procurify.state().vendors().len(), vendors_before);
     let store = SqliteStore::open(&kit.store_path()).unwrap();
     assert_eq!(store.cursor(TENANT, "vendors-to-procurify").unwrap(), None);
     assert!(
@@ -316,9 +307,9 @@ async fn sync_dry_run_shows_what_would_be_written_and_writes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_dry_run_decides_as_a_run_would_for_a_changed_dead_letter_and_a_retry_not_yet_due() {
-    let kit = Kit::start(20, PeopleSoftConfig::default()).await;
+    let kit = Kit::start(20).await;
     let flow = "vendors-to-procurify";
-    let plan = |out: &crate::kit::Output| -> Vec<(String, String)> {
+    let plan = |out: &mlc_deployment_kit::Output| -> Vec<(String, String)> {
         out.json()[0]["planned"]
             .as_array()
             .unwrap()
@@ -378,7 +369,7 @@ async fn sync_dry_run_decides_as_a_run_would_for_a_changed_dead_letter_and_a_ret
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_of_an_unknown_flow_is_a_usage_error_naming_the_flows() {
-    let kit = Kit::at("http://127.0.0.1:8701", "http://127.0.0.1:8702", |m| m);
+    let kit = Deployment::at("http://127.0.0.1:8701", "http://127.0.0.1:8702");
     let out = kit.run(&["sync", "--flow", "vendorz"]).await;
     assert_code(&out, 2);
     let error = out
@@ -409,8 +400,11 @@ async fn sync_of_an_unknown_flow_is_a_usage_error_naming_the_flows() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_misspelled_manifest_key_fails_naming_the_file_the_line_and_the_key() {
-    let kit = Kit::at("http://127.0.0.1:8701", "http://127.0.0.1:8702", |m| {
-        m.replacen("on_change = \"rewrite\"", "on_chnage = \"rewrite\"", 1)
+    let kit = Deployment::at("http://127.0.0.1:8701", "http://127.0.0.1:8702");
+    kit.edit(|m| {
+        let flow = m.flow("vendors-to-procurify");
+        let on_change = flow.remove("on_change").expect("the flow sets on_change");
+        flow.insert("on_chnage", on_change);
     });
     for command in [vec!["check"], vec!["sync"], vec!["status"]] {
         let out = kit.run(&command).await;
@@ -436,7 +430,7 @@ async fn a_misspelled_manifest_key_fails_naming_the_file_the_line_and_the_key() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_key_file_is_refused_before_any_run_with_what_to_do() {
-    let kit = Kit::start(10, PeopleSoftConfig::default()).await;
+    let kit = Kit::start(10).await;
     // Another valid key: the stored secrets were sealed with the first one.
     std::fs::remove_file(kit.key_path()).unwrap();
     mlc_host::vault::VaultKey::create_file(&kit.key_path()).unwrap();
@@ -453,13 +447,7 @@ async fn a_wrong_key_file_is_refused_before_any_run_with_what_to_do() {
         "{}",
         out.stderr
     );
-    assert!(
-        kit.peoplesoft
-            .as_ref()
-            .unwrap()
-            .purchase_orders()
-            .is_empty()
-    );
+    assert!(kit.peoplesoft.purchase_orders().is_empty());
     // A damaged key file.
     std::fs::write(kit.key_path(), "not a key\n").unwrap();
     let damaged = kit.run(&["check"]).await;
@@ -478,7 +466,7 @@ async fn a_wrong_key_file_is_refused_before_any_run_with_what_to_do() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_from_stdin_are_stored_never_shown_and_rotation_needs_an_existing_one() {
-    let kit = Kit::at("http://127.0.0.1:8701", "http://127.0.0.1:8702", |m| m);
+    let kit = Deployment::at("http://127.0.0.1:8701", "http://127.0.0.1:8702");
     let value = "s3cr3t-Value-never-printed";
     let set = kit
         .run_with_stdin(
@@ -536,7 +524,7 @@ async fn secrets_from_stdin_are_stored_never_shown_and_rotation_needs_an_existin
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audit_list_export_and_verify_and_an_edited_row_breaks_the_chain() {
-    let kit = Kit::start(10, PeopleSoftConfig::default()).await;
+    let kit = Kit::start(10).await;
     assert_code(&kit.run(&["sync"]).await, 0);
     let verify = kit.run(&["audit", "verify", "--json"]).await;
     assert_code(&verify, 0);
@@ -608,7 +596,7 @@ fn dead_letter(key: &str, reason: &str) -> LedgerEntry {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dead_letters_are_listed_with_reasons_then_replayed_or_discarded() {
-    let kit = Kit::at("http://127.0.0.1:8701", "http://127.0.0.1:8702", |m| m);
+    let kit = Deployment::at("http://127.0.0.1:8701", "http://127.0.0.1:8702");
     let store = SqliteStore::open(&kit.store_path()).unwrap();
     store
         .ledger_put(&dead_letter("R42-V1", "rejected: VENDOR_ID is inactive"))
@@ -673,7 +661,7 @@ async fn dead_letters_are_listed_with_reasons_then_replayed_or_discarded() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_all_puts_back_what_it_can_and_names_the_unreadable_record_it_cannot() {
-    let kit = Kit::at("http://127.0.0.1:8701", "http://127.0.0.1:8702", |m| m);
+    let kit = Deployment::at("http://127.0.0.1:8701", "http://127.0.0.1:8702");
     let flow = "requisitions-to-purchase-orders";
     let store = SqliteStore::open(&kit.store_path()).unwrap();
     let unreadable = LedgerEntry::new(
@@ -741,7 +729,7 @@ async fn replay_all_puts_back_what_it_can_and_names_the_unreadable_record_it_can
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn map_shows_the_documents_of_a_sample_and_why_records_park_or_fail() {
-    let kit = Kit::at("http://127.0.0.1:8701", "http://127.0.0.1:8702", |m| m);
+    let kit = Deployment::at("http://127.0.0.1:8701", "http://127.0.0.1:8702");
     let sample = kit.dir.path().join("vendors.json");
     std::fs::write(
         &sample,
@@ -835,16 +823,9 @@ async fn map_shows_the_documents_of_a_sample_and_why_records_park_or_fail() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_serves_health_and_metrics_then_stops_cleanly_on_sigterm() {
-    let kit = Kit::start(10, PeopleSoftConfig::default()).await;
-    let args = vec![
-        "run".to_string(),
-        "--listen".into(),
-        "127.0.0.1:0".into(),
-        "--manifest".into(),
-        kit.manifest.display().to_string(),
-    ];
-    let mut child = crate::kit::command(&args)
-        .stdin(std::process::Stdio::null())
+    let kit = Kit::start(10).await;
+    let mut child = kit
+        .command(&["run", "--listen", "127.0.0.1:0"])
         .spawn()
         .expect("daemon starts");
     let stderr = child.stderr.take().unwrap();

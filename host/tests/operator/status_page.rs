@@ -4,12 +4,11 @@
 //! dead letters and the chart of records per run. A screenshot is saved
 //! under the target directory as the test's artifact.
 
-use crate::kit::{Kit, TENANT, component_cache, http_get};
+use mlc_deployment_kit::{Kit, TENANT, component_cache, http_get};
 use mlc_host::app::{App, AppOptions};
 use mlc_host::clock::SystemClock;
 use mlc_host::daemon::{Monitor, serve};
 use mlc_host::store::{LedgerEntry, LedgerKind, RecordState, Store};
-use mlc_sandbox::peoplesoft::PeopleSoftConfig;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -157,7 +156,7 @@ async fn the_status_page_shows_flows_counts_halts_dead_letters_and_the_chart_in_
         eprintln!("{message}");
         return;
     }
-    let kit = Kit::start(60, PeopleSoftConfig::default()).await;
+    let kit = Kit::start(60).await;
     let app = Arc::new(
         App::open(
             &kit.manifest,
@@ -180,7 +179,7 @@ async fn the_status_page_shows_flows_counts_halts_dead_letters_and_the_chart_in_
     assert!(pos > 0);
     // Then the PeopleSoft administrator deactivates the query operation: the
     // flows reading PeopleSoft halt in the daemon's cycle, with the to-do.
-    let peoplesoft = kit.peoplesoft.as_ref().unwrap();
+    let peoplesoft = &kit.peoplesoft;
     peoplesoft
         .emulator()
         .deactivate("QAS_EXECUTEQRYSYNC_OPER")

@@ -20,11 +20,25 @@ fn find_payload(site: &PeopleSoftSandbox) -> String {
     )
 }
 
+/// The vendor find, authenticated only by the `Authorization` header `auth`.
+async fn find_with_authorization(site: &PeopleSoftSandbox, auth: &str) -> Reply {
+    call_with(
+        site,
+        "CI_VNDR_ID_F",
+        "",
+        &find_payload(site),
+        &[("authorization", auth)],
+    )
+    .await
+}
+
 fn basic(user: &str, password: &str) -> String {
     format!("Basic {}", STANDARD.encode(format!("{user}:{password}")))
 }
 
-async fn fetch_token(site: &PeopleSoftSandbox) -> String {
+/// A token from the site's token endpoint (client credentials), whose
+/// lifetime must be `expires_in` seconds.
+async fn fetch_token_expiring_in(site: &PeopleSoftSandbox, expires_in: u64) -> String {
     let reply = send(
         &site.base_url(),
         Method::POST,
@@ -36,8 +50,13 @@ async fn fetch_token(site: &PeopleSoftSandbox) -> String {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     let json: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
     assert_eq!(json["token_type"], "Bearer");
-    assert_eq!(json["expires_in"], 3600);
+    assert_eq!(json["expires_in"], expires_in);
     json["access_token"].as_str().unwrap().to_owned()
+}
+
+/// A token of the demo site's lifetime (an hour).
+async fn fetch_token(site: &PeopleSoftSandbox) -> String {
+    fetch_token_expiring_in(site, 3600).await
 }
 
 fn found_vendor(reply: &Reply) -> bool {
@@ -49,58 +68,51 @@ fn found_vendor(reply: &Reply) -> bool {
             == Some("0000000101")
 }
 
+/// How a row of the table below authenticates.
+enum Presented {
+    /// A WS-Security UsernameToken in the SOAP header.
+    Wsse,
+    /// An `Authorization` header.
+    Header(String),
+    /// A bearer token issued by the site's token endpoint.
+    IssuedBearer,
+}
+
+/// Every credential the demo site accepts finds the vendor as the
+/// integration user (one row per method; a failure names it).
 #[tokio::test]
-async fn wsse_username_token_authenticates() {
-    let site = demo_site().await;
-    let reply = call(&site, "CI_VNDR_ID_F", &find_payload(&site)).await;
-    assert!(found_vendor(&reply), "{}", reply.body);
+async fn wsse_basic_static_bearer_and_issued_bearer_each_authenticate() {
+    let rows = [
+        ("WS-Security UsernameToken", Presented::Wsse),
+        (
+            "HTTP Basic",
+            Presented::Header(basic(DEMO_USER, DEMO_PASSWORD)),
+        ),
+        (
+            "static bearer token",
+            Presented::Header(format!("Bearer {DEMO_STATIC_TOKEN}")),
+        ),
+        ("issued bearer token", Presented::IssuedBearer),
+    ];
+    for (variant, presented) in rows {
+        let site = demo_site().await;
+        let reply = match presented {
+            Presented::Wsse => call(&site, "CI_VNDR_ID_F", &find_payload(&site)).await,
+            Presented::Header(auth) => find_with_authorization(&site, &auth).await,
+            Presented::IssuedBearer => {
+                let auth = format!("Bearer {}", fetch_token(&site).await);
+                find_with_authorization(&site, &auth).await
+            }
+        };
+        assert!(found_vendor(&reply), "{variant}: {}", reply.body);
+    }
 }
 
 #[tokio::test]
-async fn http_basic_authenticates() {
-    let site = demo_site().await;
-    let auth = basic(DEMO_USER, DEMO_PASSWORD);
-    let reply = call_with(
-        &site,
-        "CI_VNDR_ID_F",
-        "",
-        &find_payload(&site),
-        &[("authorization", &auth)],
-    )
-    .await;
-    assert!(found_vendor(&reply), "{}", reply.body);
-}
-
-#[tokio::test]
-async fn static_bearer_token_authenticates() {
-    let site = demo_site().await;
-    let auth = format!("Bearer {DEMO_STATIC_TOKEN}");
-    let reply = call_with(
-        &site,
-        "CI_VNDR_ID_F",
-        "",
-        &find_payload(&site),
-        &[("authorization", &auth)],
-    )
-    .await;
-    assert!(found_vendor(&reply), "{}", reply.body);
-}
-
-#[tokio::test]
-async fn issued_bearer_token_authenticates_and_client_basic_auth_works_at_the_token_endpoint() {
+async fn issued_tokens_are_jwt_shaped_and_client_basic_auth_works_at_the_token_endpoint() {
     let site = demo_site().await;
     let token = fetch_token(&site).await;
     assert_eq!(token.split('.').count(), 3, "JWT-shaped: {token}");
-    let auth = format!("Bearer {token}");
-    let reply = call_with(
-        &site,
-        "CI_VNDR_ID_F",
-        "",
-        &find_payload(&site),
-        &[("authorization", &auth)],
-    )
-    .await;
-    assert!(found_vendor(&reply), "{}", reply.body);
 
     let client_basic = basic(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET);
     let reply = send(
@@ -123,14 +135,7 @@ async fn expired_token_answers_401_invalid_token_and_a_fresh_token_works() {
     let token = fetch_token(&site).await;
     site.expire_tokens();
     let auth = format!("Bearer {token}");
-    let reply = call_with(
-        &site,
-        "CI_VNDR_ID_F",
-        "",
-        &find_payload(&site),
-        &[("authorization", &auth)],
-    )
-    .await;
+    let reply = find_with_authorization(&site, &auth).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     let challenge = reply.header("www-authenticate").expect("WWW-Authenticate");
     assert!(
@@ -140,14 +145,7 @@ async fn expired_token_answers_401_invalid_token_and_a_fresh_token_works() {
     assert!(reply.fault_message().contains("expired"), "{}", reply.body);
 
     let fresh = format!("Bearer {}", fetch_token(&site).await);
-    let reply = call_with(
-        &site,
-        "CI_VNDR_ID_F",
-        "",
-        &find_payload(&site),
-        &[("authorization", &fresh)],
-    )
-    .await;
+    let reply = find_with_authorization(&site, &fresh).await;
     assert!(found_vendor(&reply), "{}", reply.body);
 }
 
@@ -158,43 +156,15 @@ async fn short_token_lifetime_expires_by_itself() {
         ..PeopleSoftConfig::default()
     })
     .await;
-    let auth = format!("Bearer {}", fetch_token_ttl0(&site).await);
-    let reply = call_with(
-        &site,
-        "CI_VNDR_ID_F",
-        "",
-        &find_payload(&site),
-        &[("authorization", &auth)],
-    )
-    .await;
+    let auth = format!("Bearer {}", fetch_token_expiring_in(&site, 0).await);
+    let reply = find_with_authorization(&site, &auth).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
-}
-
-async fn fetch_token_ttl0(site: &PeopleSoftSandbox) -> String {
-    let reply = send(
-        &site.base_url(),
-        Method::POST,
-        "/oauth2/token",
-        &[("content-type", "application/x-www-form-urlencoded")],
-        format!("grant_type=client_credentials&client_id={DEMO_CLIENT_ID}&client_secret={DEMO_CLIENT_SECRET}"),
-    )
-    .await;
-    let json: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
-    assert_eq!(json["expires_in"], 0);
-    json["access_token"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test]
 async fn unknown_bearer_token_answers_401() {
     let site = demo_site().await;
-    let reply = call_with(
-        &site,
-        "CI_VNDR_ID_F",
-        "",
-        &find_payload(&site),
-        &[("authorization", "Bearer forged.token.value")],
-    )
-    .await;
+    let reply = find_with_authorization(&site, "Bearer forged.token.value").await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert!(
         reply
@@ -253,14 +223,7 @@ async fn wrong_password_is_a_158_45_fault() {
     assert_eq!(root.descendants("MessageID")[0].text, "45");
 
     let auth = basic(DEMO_USER, "nope");
-    let reply = call_with(
-        &site,
-        "CI_VNDR_ID_F",
-        "",
-        &find_payload(&site),
-        &[("authorization", &auth)],
-    )
-    .await;
+    let reply = find_with_authorization(&site, &auth).await;
     assert_eq!(reply.fault_message(), "User password failed. (158,45)");
 }
 
@@ -321,38 +284,20 @@ async fn credentials_of_a_method_the_site_does_not_accept_are_ignored() {
         ..PeopleSoftConfig::default()
     })
     .await;
-    let auth = basic(DEMO_USER, DEMO_PASSWORD);
-    let reply = call_with(
-        &site,
-        "CI_VNDR_ID_F",
-        "",
-        &find_payload(&site),
-        &[("authorization", &auth)],
-    )
-    .await;
-    assert!(
-        reply
-            .fault_message()
-            .starts_with("User PSGUEST not authorized"),
-        "{}",
-        reply.body
-    );
-    let bearer = format!("Bearer {DEMO_STATIC_TOKEN}");
-    let reply = call_with(
-        &site,
-        "CI_VNDR_ID_F",
-        "",
-        &find_payload(&site),
-        &[("authorization", &bearer)],
-    )
-    .await;
-    assert!(
-        reply
-            .fault_message()
-            .starts_with("User PSGUEST not authorized"),
-        "{}",
-        reply.body
-    );
+    // One row per method the site does not accept; a failure names it.
+    for (variant, auth) in [
+        ("HTTP Basic", basic(DEMO_USER, DEMO_PASSWORD)),
+        ("static bearer token", format!("Bearer {DEMO_STATIC_TOKEN}")),
+    ] {
+        let reply = find_with_authorization(&site, &auth).await;
+        assert!(
+            reply
+                .fault_message()
+                .starts_with("User PSGUEST not authorized"),
+            "{variant}: {}",
+            reply.body
+        );
+    }
     // WSSE is still accepted.
     assert!(found_vendor(
         &call(&site, "CI_VNDR_ID_F", &find_payload(&site)).await
