@@ -16,7 +16,7 @@ use mlc_guest::upsert::{Upsert, upsert};
 use mlc_guest::{Doc, Failure, Written};
 use serde_json::{Map, Value, json};
 
-use super::{Ctx, Read, ScanSpec, Stream, bad_input, check_keys, parse_body, reply_id};
+use super::{Ctx, FieldsRequest, Read, ScanSpec, Stream, parse_write, send_write};
 use crate::fields::{FieldError, Obj};
 
 /// Stream name.
@@ -152,59 +152,46 @@ fn find_by_code(ctx: &Ctx<'_>, what: &str, code: &str) -> Result<Option<i64>, Fa
     Ok(hit.and_then(|v| v.get("id").and_then(Value::as_i64)))
 }
 
-/// An account code write: the id to update (from the document) and the fields to set.
-pub struct CodeRequest {
-    id: Option<i64>,
-    fields: Map<String, Value>,
-}
-
 /// Creates or updates account codes (by id, else by code).
 pub struct AccountCodeUpsert;
 
 impl<'a> Upsert<Ctx<'a>> for AccountCodeUpsert {
     const STREAM: &'static str = NAME;
-    type Request = CodeRequest;
+    type Request = FieldsRequest;
     type Existing = i64;
 
-    fn parse(&self, doc: &Doc) -> Result<CodeRequest, Failure> {
-        let body = parse_body(NAME, doc)?;
-        check_keys(NAME, &doc.key, &body, WRITE_KEYS)?;
-        let (id, fields) =
-            request_body(&doc.key, &body).map_err(|e| bad_input(NAME, &doc.key, e))?;
-        Ok(CodeRequest { id, fields })
+    fn parse(&self, doc: &Doc) -> Result<FieldsRequest, Failure> {
+        parse_write(NAME, doc, WRITE_KEYS, |key, body| {
+            let (id, fields) = request_body(key, body)?;
+            Ok(FieldsRequest { id, fields })
+        })
     }
 
     fn find(
         &self,
         ctx: &mut Ctx<'a>,
         what: &str,
-        request: &CodeRequest,
+        request: &FieldsRequest,
     ) -> Result<Option<i64>, Failure> {
-        if request.id.is_some() {
-            return Ok(request.id);
+        match request.id {
+            Some(id) => Ok(Some(id)),
+            None => find_by_code(ctx, what, request.text("code")),
         }
-        let code = request
-            .fields
-            .get("code")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        find_by_code(ctx, what, code)
     }
 
     fn create(
         &self,
         ctx: &mut Ctx<'a>,
         what: &str,
-        request: CodeRequest,
+        request: FieldsRequest,
     ) -> Result<String, Failure> {
-        let reply = ctx.client.object(
+        send_write(
+            ctx,
             what,
             PERMISSION_WRITE,
-            "POST",
-            PATH,
-            Some(&Value::Object(request.fields)),
-        )?;
-        Ok(reply_id(what, &reply, None)?.to_string())
+            ("POST", PATH, None),
+            request.fields,
+        )
     }
 
     fn update(
@@ -212,20 +199,13 @@ impl<'a> Upsert<Ctx<'a>> for AccountCodeUpsert {
         ctx: &mut Ctx<'a>,
         what: &str,
         id: i64,
-        request: CodeRequest,
+        request: FieldsRequest,
     ) -> Result<String, Failure> {
         let mut fields = request.fields;
         // The update serializer takes code, description and account_type only.
         fields.remove("parent");
         fields.remove("departments");
-        let reply = ctx.client.object(
-            what,
-            PERMISSION_WRITE,
-            "PUT",
-            &format!("{PATH}{id}/"),
-            Some(&Value::Object(fields)),
-        )?;
-        Ok(reply_id(what, &reply, Some(id))?.to_string())
+        send_write(ctx, what, PERMISSION_WRITE, ("PUT", PATH, Some(id)), fields)
     }
 }
 

@@ -17,7 +17,7 @@ use mlc_guest::upsert::{Upsert, upsert};
 use mlc_guest::{Doc, Failure, Written, fail};
 use serde_json::{Map, Value, json};
 
-use super::{Ctx, Read, ScanSpec, Stream, bad_input, check_keys, parse_body, reply_id};
+use super::{Ctx, Read, ScanSpec, Stream, parse_write, send_write};
 use crate::fields::{FieldError, Obj};
 
 /// Stream name.
@@ -160,9 +160,7 @@ impl<'a> Upsert<Ctx<'a>> for DepartmentUpsert {
     type Existing = (i64, Option<i64>);
 
     fn parse(&self, doc: &Doc) -> Result<DeptRequest, Failure> {
-        let body = parse_body(NAME, doc)?;
-        check_keys(NAME, &doc.key, &body, WRITE_KEYS)?;
-        request_body(&doc.key, &body).map_err(|e| bad_input(NAME, &doc.key, e))
+        parse_write(NAME, doc, WRITE_KEYS, request_body)
     }
 
     fn find(
@@ -171,15 +169,13 @@ impl<'a> Upsert<Ctx<'a>> for DepartmentUpsert {
         what: &str,
         request: &DeptRequest,
     ) -> Result<Option<(i64, Option<i64>)>, Failure> {
-        if let Some(id) = request.id {
-            return Ok(Some((id, None)));
+        match request.id {
+            Some(id) => Ok(Some((id, None))),
+            None => {
+                let external_id = request.fields.get("external_id").and_then(Value::as_str);
+                find(ctx, what, external_id.unwrap_or_default(), false)
+            }
         }
-        let external_id = request
-            .fields
-            .get("external_id")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        find(ctx, what, external_id, false)
     }
 
     fn create(
@@ -191,14 +187,7 @@ impl<'a> Upsert<Ctx<'a>> for DepartmentUpsert {
         let branch = branch(ctx, what, &request, None)?;
         let mut fields = request.fields;
         fields.insert("branch".into(), json!(branch));
-        let reply = ctx.client.object(
-            what,
-            PERMISSION_WRITE,
-            "POST",
-            PATH,
-            Some(&Value::Object(fields)),
-        )?;
-        Ok(reply_id(what, &reply, None)?.to_string())
+        send_write(ctx, what, PERMISSION_WRITE, ("POST", PATH, None), fields)
     }
 
     fn update(
@@ -211,14 +200,7 @@ impl<'a> Upsert<Ctx<'a>> for DepartmentUpsert {
         let branch = branch(ctx, what, &request, existing_branch)?;
         let mut fields = request.fields;
         fields.insert("branch".into(), json!(branch));
-        let reply = ctx.client.object(
-            what,
-            PERMISSION_WRITE,
-            "PUT",
-            &format!("{PATH}{id}/"),
-            Some(&Value::Object(fields)),
-        )?;
-        Ok(reply_id(what, &reply, Some(id))?.to_string())
+        send_write(ctx, what, PERMISSION_WRITE, ("PUT", PATH, Some(id)), fields)
     }
 }
 

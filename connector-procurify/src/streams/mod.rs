@@ -18,7 +18,7 @@ pub mod vendors;
 use mlc_guest::host::Level;
 use mlc_guest::streams::Table;
 use mlc_guest::{BadRecord, Doc, Failure, Page, Written, fail};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::api::{self, ListPage};
 use crate::client::Client;
@@ -334,6 +334,64 @@ pub fn parse_body(stream: &str, doc: &Doc) -> Result<Value, Failure> {
             mlc_guest::excerpt(&doc.body, 80)
         ))
     })
+}
+
+/// Parses a written document as a create-or-update stream does: JSON, only
+/// the stream's `accepted` keys, then the stream's own field rules
+/// (`request`), each failure naming the stream, key and field.
+pub fn parse_write<R>(
+    stream: &str,
+    doc: &Doc,
+    accepted: &[&str],
+    request: impl FnOnce(&str, &Value) -> Result<R, FieldError>,
+) -> Result<R, Failure> {
+    let body = parse_body(stream, doc)?;
+    check_keys(stream, &doc.key, &body, accepted)?;
+    request(&doc.key, &body).map_err(|e| bad_input(stream, &doc.key, e))
+}
+
+/// A create-or-update request of a stream whose documents are plain fields:
+/// the Procurify id to update (when the document names one) and the fields.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldsRequest {
+    /// Procurify id to update, when the document gives one.
+    pub id: Option<i64>,
+    /// The Procurify fields to set.
+    pub fields: Map<String, Value>,
+}
+
+impl FieldsRequest {
+    /// The text of field `name` ("" when absent): the natural key a find uses.
+    pub fn text(&self, name: &str) -> &str {
+        self.fields
+            .get(name)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+}
+
+/// Sends a write of `fields`: a create (`POST path`) when `id` is `None`, else
+/// an update of that record (`method` `PUT` or `PATCH` at `path{id}/`).
+/// Returns the record's id.
+pub fn send_write(
+    ctx: &Ctx<'_>,
+    what: &str,
+    permission: &str,
+    (method, path, id): (&str, &str, Option<i64>),
+    fields: Map<String, Value>,
+) -> Result<String, Failure> {
+    let path = match id {
+        Some(id) => format!("{path}{id}/"),
+        None => path.to_string(),
+    };
+    let reply = ctx.client.object(
+        what,
+        permission,
+        method,
+        &path,
+        Some(&Value::Object(fields)),
+    )?;
+    Ok(reply_id(what, &reply, id)?.to_string())
 }
 
 /// The integer id in a create/update reply; for an update whose reply

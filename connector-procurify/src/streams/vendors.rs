@@ -20,7 +20,7 @@ use mlc_guest::upsert::{Upsert, upsert};
 use mlc_guest::{Doc, Failure, Written, fail};
 use serde_json::{Map, Value, json};
 
-use super::{Ctx, Read, ScanSpec, Stream, bad_input, check_keys, parse_body, reply_id};
+use super::{Ctx, FieldsRequest, Read, ScanSpec, Stream, parse_write, send_write};
 use crate::fields::{FieldError, Obj};
 
 /// Stream name.
@@ -223,50 +223,38 @@ fn find(ctx: &Ctx<'_>, what: &str, key: &str, by_name: bool) -> Result<Option<i6
     Ok(hit.and_then(|v| v.get("id").and_then(Value::as_i64)))
 }
 
-/// A vendor write: the id to update (from the document) and the fields to set.
-pub struct VendorRequest {
-    id: Option<i64>,
-    fields: Map<String, Value>,
-}
-
 /// Creates or updates vendors (by id, else by external id).
 pub struct VendorUpsert;
 
 impl<'a> Upsert<Ctx<'a>> for VendorUpsert {
     const STREAM: &'static str = NAME;
-    type Request = VendorRequest;
+    type Request = FieldsRequest;
     type Existing = i64;
 
-    fn parse(&self, doc: &Doc) -> Result<VendorRequest, Failure> {
-        let body = parse_body(NAME, doc)?;
-        check_keys(NAME, &doc.key, &body, WRITE_KEYS)?;
-        let (id, fields) =
-            request_body(&doc.key, &body).map_err(|e| bad_input(NAME, &doc.key, e))?;
-        Ok(VendorRequest { id, fields })
+    fn parse(&self, doc: &Doc) -> Result<FieldsRequest, Failure> {
+        parse_write(NAME, doc, WRITE_KEYS, |key, body| {
+            let (id, fields) = request_body(key, body)?;
+            Ok(FieldsRequest { id, fields })
+        })
     }
 
     fn find(
         &self,
         ctx: &mut Ctx<'a>,
         what: &str,
-        request: &VendorRequest,
+        request: &FieldsRequest,
     ) -> Result<Option<i64>, Failure> {
-        if request.id.is_some() {
-            return Ok(request.id);
+        match request.id {
+            Some(id) => Ok(Some(id)),
+            None => find(ctx, what, request.text("external_id"), false),
         }
-        let external_id = request
-            .fields
-            .get("external_id")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        find(ctx, what, external_id, false)
     }
 
     fn create(
         &self,
         ctx: &mut Ctx<'a>,
         what: &str,
-        request: VendorRequest,
+        request: FieldsRequest,
     ) -> Result<String, Failure> {
         let mut fields = request.fields;
         let named = fields
@@ -284,14 +272,7 @@ impl<'a> Upsert<Ctx<'a>> for VendorUpsert {
             .or_insert(json!(ctx.client.target.settings.vendor_type));
         fields.entry("email").or_insert(json!([]));
         fields.entry("overall_score").or_insert(Value::Null);
-        let reply = ctx.client.object(
-            what,
-            PERMISSION_WRITE,
-            "POST",
-            PATH,
-            Some(&Value::Object(fields)),
-        )?;
-        Ok(reply_id(what, &reply, None)?.to_string())
+        send_write(ctx, what, PERMISSION_WRITE, ("POST", PATH, None), fields)
     }
 
     fn update(
@@ -299,16 +280,15 @@ impl<'a> Upsert<Ctx<'a>> for VendorUpsert {
         ctx: &mut Ctx<'a>,
         what: &str,
         id: i64,
-        request: VendorRequest,
+        request: FieldsRequest,
     ) -> Result<String, Failure> {
-        let reply = ctx.client.object(
+        send_write(
+            ctx,
             what,
             PERMISSION_WRITE,
-            "PATCH",
-            &format!("{PATH}{id}/"),
-            Some(&Value::Object(request.fields)),
-        )?;
-        Ok(reply_id(what, &reply, Some(id))?.to_string())
+            ("PATCH", PATH, Some(id)),
+            request.fields,
+        )
     }
 }
 
