@@ -13,36 +13,32 @@ use crate::store::{LedgerEntry, LedgerKind, RecordState};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+/// One document to deliver, as the record phase (or a replay of an unsettled
+/// row) has it: the fields its ledger row is written with.
+pub(super) struct Delivery<'a> {
+    /// The source record it was mapped from.
+    pub source_key: &'a str,
+    /// The document's key (the ledger key).
+    pub key: &'a str,
+    /// The mapped document.
+    pub body: &'a str,
+    /// Its content hash (what "unchanged" compares).
+    pub hash: &'a str,
+    /// The source record, kept for a replay after a mapping change.
+    pub source_doc: Option<&'a str>,
+    /// Crosswalk entries the write settles.
+    pub xref: &'a [XrefEntry],
+    /// Whether an earlier attempt's outcome is unknown (look it up before
+    /// posting again).
+    pub lookup_first: bool,
+    /// Attempts made by earlier runs.
+    pub prior_attempts: u32,
+}
+
 impl FlowRun {
     /// Delivers a document; a halt stops the flow's other records too.
-    #[allow(
-        clippy::too_many_arguments,
-        reason = "the fields of one ledger row, as the record phase has them"
-    )]
-    pub(super) async fn deliver_or_halt(
-        &self,
-        source_key: &str,
-        key: &str,
-        body: &str,
-        hash: &str,
-        source_doc: Option<&str>,
-        xref: &[XrefEntry],
-        lookup_first: bool,
-        prior_attempts: u32,
-    ) -> Result<(), PipelineError> {
-        if let Settled::Halt(m) = self
-            .deliver(
-                source_key,
-                key,
-                body,
-                hash,
-                source_doc,
-                xref,
-                lookup_first,
-                prior_attempts,
-            )
-            .await?
-        {
+    pub(super) async fn deliver_or_halt(&self, doc: Delivery<'_>) -> Result<(), PipelineError> {
+        if let Settled::Halt(m) = self.deliver(doc).await? {
             self.halt(m);
         }
         Ok(())
@@ -50,21 +46,17 @@ impl FlowRun {
 
     /// Writes one document: pending first, lookup when the outcome of an
     /// earlier attempt is unknown, retries with backoff.
-    #[allow(
-        clippy::too_many_arguments,
-        reason = "the fields of one ledger row, as the record phase has them"
-    )]
-    pub(super) async fn deliver(
-        &self,
-        source_key: &str,
-        key: &str,
-        body: &str,
-        hash: &str,
-        source_doc: Option<&str>,
-        xref: &[XrefEntry],
-        mut lookup_first: bool,
-        prior_attempts: u32,
-    ) -> Result<Settled, PipelineError> {
+    pub(super) async fn deliver(&self, doc: Delivery<'_>) -> Result<Settled, PipelineError> {
+        let Delivery {
+            source_key,
+            key,
+            body,
+            hash,
+            source_doc,
+            xref,
+            mut lookup_first,
+            prior_attempts,
+        } = doc;
         let store = &self.pipeline.shared.store;
         let sink = &self.flow.sink;
         let mut entry = self

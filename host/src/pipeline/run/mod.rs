@@ -5,6 +5,7 @@
 //! page once it and the pages before it are settled.
 
 mod deliver;
+use deliver::Delivery;
 mod read;
 mod record;
 
@@ -267,16 +268,16 @@ impl FlowRun {
                 };
                 let xref = xref_parse(&entry)?;
                 if let Settled::Halt(m) = self
-                    .deliver(
-                        &entry.source_key,
-                        &entry.key,
-                        &body,
-                        &entry.hash,
-                        entry.source_doc.as_deref(),
-                        &xref,
-                        true,
-                        entry.attempts,
-                    )
+                    .deliver(Delivery {
+                        source_key: &entry.source_key,
+                        key: &entry.key,
+                        body: &body,
+                        hash: &entry.hash,
+                        source_doc: entry.source_doc.as_deref(),
+                        xref: &xref,
+                        lookup_first: true,
+                        prior_attempts: entry.attempts,
+                    })
                     .await?
                 {
                     return Ok(RunOutcome::Halted(m));

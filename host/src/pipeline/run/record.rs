@@ -2,6 +2,7 @@
 //! each of its documents ([`crate::pipeline::decide`]) and keep the ledger
 //! rows of records that park, fail to map or cannot be read.
 
+use super::deliver::Delivery;
 use super::{FlowRun, bump};
 use crate::mapping::{Action, Outcome, Output};
 use crate::pipeline::decide::{Decision, RecordDecision, content_hash, decide, decide_record};
@@ -152,16 +153,16 @@ impl FlowRun {
                 lookup_first,
                 attempts,
             } => {
-                self.deliver_or_halt(
-                    &doc.key,
-                    &output.key,
-                    text,
-                    &content_hash(text),
-                    Some(&doc.body),
-                    &output.xref,
+                self.deliver_or_halt(Delivery {
+                    source_key: &doc.key,
+                    key: &output.key,
+                    body: text,
+                    hash: &content_hash(text),
+                    source_doc: Some(&doc.body),
+                    xref: &output.xref,
                     lookup_first,
-                    attempts,
-                )
+                    prior_attempts: attempts,
+                })
                 .await
             }
             Decision::Hold | Decision::DeadLetter | Decision::Rewrite { .. } => {
@@ -214,16 +215,16 @@ impl FlowRun {
                 Some((body, &hash)),
             ),
             (Decision::Rewrite { attempts }, OnChange::Rewrite) => {
-                self.deliver_or_halt(
-                    &doc.key,
+                self.deliver_or_halt(Delivery {
+                    source_key: &doc.key,
                     key,
                     body,
-                    &hash,
-                    Some(&doc.body),
-                    &output.xref,
-                    false,
-                    attempts,
-                )
+                    hash: &hash,
+                    source_doc: Some(&doc.body),
+                    xref: &output.xref,
+                    lookup_first: false,
+                    prior_attempts: attempts,
+                })
                 .await
             }
             (decision, policy) => Err(PipelineError::Broken(format!(
