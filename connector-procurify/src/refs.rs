@@ -17,21 +17,24 @@ use crate::fields::{FieldError, Obj};
 /// on the next poll.
 pub const TTL_MS: u64 = 5 * 60 * 1000;
 
-/// A vendor as lines and purchase orders refer to it.
+/// A vendor or department as other records refer to it: id, name and the
+/// external (PeopleSoft) id.
 #[derive(Debug, Clone, PartialEq)]
-pub struct VendorRef {
-    /// Procurify vendor id.
+pub struct NamedRef {
+    /// Procurify id.
     pub id: i64,
-    /// Vendor name.
+    /// Name.
     pub name: Option<String>,
-    /// The external (PeopleSoft) id, when set.
+    /// The external (PeopleSoft) id, when set: VENDOR_ID or DEPTID.
     pub external_id: Option<String>,
 }
 
-impl VendorRef {
-    /// Reads a vendor object (`VendorRead`, `OptimizedVendor`, `SimpleAPVendor`).
-    pub fn parse(o: Obj<'_>) -> Result<VendorRef, FieldError> {
-        Ok(VendorRef {
+impl NamedRef {
+    /// Reads a vendor object (`VendorRead`, `OptimizedVendor`,
+    /// `SimpleAPVendor`) or a department object (`DepartmentSummary`,
+    /// `DepartmentRead`).
+    pub fn parse(o: Obj<'_>) -> Result<NamedRef, FieldError> {
+        Ok(NamedRef {
             id: o.int("id")?,
             name: o.opt_str("name")?,
             external_id: o.opt_str("external_id")?,
@@ -43,33 +46,12 @@ impl VendorRef {
         json!({"id": self.id, "name": self.name, "external_id": self.external_id})
     }
 }
+
+/// A vendor as lines and purchase orders refer to it.
+pub type VendorRef = NamedRef;
 
 /// A department as accounts and requisitions refer to it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DepartmentRef {
-    /// Procurify department id.
-    pub id: i64,
-    /// Department name.
-    pub name: Option<String>,
-    /// The external (PeopleSoft DEPTID) id, when set.
-    pub external_id: Option<String>,
-}
-
-impl DepartmentRef {
-    /// Reads a department object (`DepartmentSummary`, `DepartmentRead`).
-    pub fn parse(o: Obj<'_>) -> Result<DepartmentRef, FieldError> {
-        Ok(DepartmentRef {
-            id: o.int("id")?,
-            name: o.opt_str("name")?,
-            external_id: o.opt_str("external_id")?,
-        })
-    }
-
-    /// `{"id","name","external_id"}`.
-    pub fn to_json(&self) -> Value {
-        json!({"id": self.id, "name": self.name, "external_id": self.external_id})
-    }
-}
+pub type DepartmentRef = NamedRef;
 
 /// An entry of `/api/v3/accounts/`: one account code in one department.
 #[derive(Debug, Clone, PartialEq)]

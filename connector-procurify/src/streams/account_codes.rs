@@ -16,7 +16,7 @@ use mlc_guest::upsert::{Upsert, upsert};
 use mlc_guest::{Doc, Failure, Written};
 use serde_json::{Map, Value, json};
 
-use super::{Ctx, FieldsRequest, Read, ScanSpec, Stream, parse_write, send_write};
+use super::{Ctx, FieldsRequest, Read, ScanSpec, Stream, find_id_by, parse_write, send_write};
 use crate::fields::{FieldError, Obj};
 
 /// Stream name.
@@ -142,14 +142,7 @@ pub fn request_body(
 }
 
 fn find_by_code(ctx: &Ctx<'_>, what: &str, code: &str) -> Result<Option<i64>, Failure> {
-    let hit = ctx.client.find(
-        what,
-        PERMISSION_READ,
-        PATH,
-        &[("code", code.to_string())],
-        |v| v.get("code").and_then(Value::as_str) == Some(code),
-    )?;
-    Ok(hit.and_then(|v| v.get("id").and_then(Value::as_i64)))
+    find_id_by(ctx, what, (PERMISSION_READ, PATH), "code", code)
 }
 
 /// Creates or updates account codes (by id, else by code).

@@ -370,6 +370,24 @@ impl FieldsRequest {
     }
 }
 
+/// The id of the record at `path` whose `field` is exactly `value`, asking
+/// the list filtered by that field (Procurify's filters may match loosely, so
+/// the match is checked here).
+pub fn find_id_by(
+    ctx: &Ctx<'_>,
+    what: &str,
+    (permission, path): (&str, &str),
+    field: &str,
+    value: &str,
+) -> Result<Option<i64>, Failure> {
+    let hit = ctx
+        .client
+        .find(what, permission, path, &[(field, value.to_string())], |v| {
+            v.get(field).and_then(Value::as_str) == Some(value)
+        })?;
+    Ok(hit.and_then(|v| v.get("id").and_then(Value::as_i64)))
+}
+
 /// Sends a write of `fields`: a create (`POST path`) when `id` is `None`, else
 /// an update of that record (`method` `PUT` or `PATCH` at `path{id}/`).
 /// Returns the record's id.

@@ -20,7 +20,7 @@ use mlc_guest::upsert::{Upsert, upsert};
 use mlc_guest::{Doc, Failure, Written, fail};
 use serde_json::{Map, Value, json};
 
-use super::{Ctx, FieldsRequest, Read, ScanSpec, Stream, parse_write, send_write};
+use super::{Ctx, FieldsRequest, Read, ScanSpec, Stream, find_id_by, parse_write, send_write};
 use crate::fields::{FieldError, Obj};
 
 /// Stream name.
@@ -200,27 +200,10 @@ pub fn request_body(
 
 /// Finds a vendor id by exact external id, and (when `by_name`) else by exact name.
 fn find(ctx: &Ctx<'_>, what: &str, key: &str, by_name: bool) -> Result<Option<i64>, Failure> {
-    let hit = ctx.client.find(
-        what,
-        PERMISSION_READ,
-        PATH,
-        &[("external_id", key.to_string())],
-        |v| v.get("external_id").and_then(Value::as_str) == Some(key),
-    )?;
-    if let Some(id) = hit.and_then(|v| v.get("id").and_then(Value::as_i64)) {
-        return Ok(Some(id));
+    match find_id_by(ctx, what, (PERMISSION_READ, PATH), "external_id", key)? {
+        None if by_name => find_id_by(ctx, what, (PERMISSION_READ, PATH), "name", key),
+        found => Ok(found),
     }
-    if !by_name {
-        return Ok(None);
-    }
-    let hit = ctx.client.find(
-        what,
-        PERMISSION_READ,
-        PATH,
-        &[("name", key.to_string())],
-        |v| v.get("name").and_then(Value::as_str) == Some(key),
-    )?;
-    Ok(hit.and_then(|v| v.get("id").and_then(Value::as_i64)))
 }
 
 /// Creates or updates vendors (by id, else by external id).
