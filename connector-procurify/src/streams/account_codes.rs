@@ -97,10 +97,7 @@ const WRITE_KEYS: &[&str] = &[
 ];
 
 /// The Procurify request body for a written document, and the id to update.
-pub fn request_body(
-    doc_key: &str,
-    body: &Value,
-) -> Result<(Option<i64>, Map<String, Value>), FieldError> {
+pub fn request_body(doc_key: &str, body: &Value) -> Result<FieldsRequest, FieldError> {
     let o = Obj::new(body)?;
     let mut out = Map::new();
     let code = o.opt_str("code")?.unwrap_or_else(|| doc_key.to_string());
@@ -138,7 +135,10 @@ pub fn request_body(
     if o.get("departments").is_some() {
         out.insert("departments".into(), json!(o.int_list("departments")?));
     }
-    Ok((o.opt_int("id")?, out))
+    Ok(FieldsRequest {
+        id: o.opt_int("id")?,
+        fields: out,
+    })
 }
 
 fn find_by_code(ctx: &Ctx<'_>, what: &str, code: &str) -> Result<Option<i64>, Failure> {
@@ -154,10 +154,7 @@ impl<'a> Upsert<Ctx<'a>> for AccountCodeUpsert {
     type Existing = i64;
 
     fn parse(&self, doc: &Doc) -> Result<FieldsRequest, Failure> {
-        parse_write(NAME, doc, WRITE_KEYS, |key, body| {
-            let (id, fields) = request_body(key, body)?;
-            Ok(FieldsRequest { id, fields })
-        })
+        parse_write(NAME, doc, WRITE_KEYS, request_body)
     }
 
     fn find(
@@ -236,7 +233,7 @@ mod tests {
 
     #[test]
     fn request_body_takes_the_code_from_the_key_and_the_type_by_name() {
-        let (id, req) = request_body(
+        let FieldsRequest { id, fields: req } = request_body(
             "640000",
             &json!({"description": "Freight & Shipping", "account_type_name": "Expense"}),
         )
@@ -246,7 +243,7 @@ mod tests {
             Value::Object(req),
             json!({"code": "640000", "description": "Freight & Shipping", "account_type": 2})
         );
-        let (id, req) = request_body("k", &json!({"id": 9, "code": "650000", "description": "Pro", "account_type": 2, "parent_id": 3, "departments": [6, 7]})).unwrap();
+        let FieldsRequest { id, fields: req } = request_body("k", &json!({"id": 9, "code": "650000", "description": "Pro", "account_type": 2, "parent_id": 3, "departments": [6, 7]})).unwrap();
         assert_eq!(id, Some(9));
         assert_eq!(req["parent"], 3);
         assert_eq!(req["departments"], json!([6, 7]));

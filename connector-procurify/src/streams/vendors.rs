@@ -139,10 +139,7 @@ const WRITE_KEYS: &[&str] = &[
 
 /// The Procurify fields a written document sets, and the id to update.
 /// `external_id` defaults to the document key.
-pub fn request_body(
-    doc_key: &str,
-    body: &Value,
-) -> Result<(Option<i64>, Map<String, Value>), FieldError> {
+pub fn request_body(doc_key: &str, body: &Value) -> Result<FieldsRequest, FieldError> {
     let o = Obj::new(body)?;
     let mut out = Map::new();
     for (key, field) in TEXT {
@@ -195,7 +192,10 @@ pub fn request_body(
     if let Some(c) = o.opt_int("currency_id")? {
         out.insert("currency".into(), json!(c));
     }
-    Ok((o.opt_int("id")?, out))
+    Ok(FieldsRequest {
+        id: o.opt_int("id")?,
+        fields: out,
+    })
 }
 
 /// Finds a vendor id by exact external id, and (when `by_name`) else by exact name.
@@ -215,10 +215,7 @@ impl<'a> Upsert<Ctx<'a>> for VendorUpsert {
     type Existing = i64;
 
     fn parse(&self, doc: &Doc) -> Result<FieldsRequest, Failure> {
-        parse_write(NAME, doc, WRITE_KEYS, |key, body| {
-            let (id, fields) = request_body(key, body)?;
-            Ok(FieldsRequest { id, fields })
-        })
+        parse_write(NAME, doc, WRITE_KEYS, request_body)
     }
 
     fn find(
@@ -320,7 +317,7 @@ mod tests {
 
     #[test]
     fn written_vendor_maps_to_procurify_fields_and_keeps_the_key_as_external_id() {
-        let (id, req) = request_body(
+        let FieldsRequest { id, fields: req } = request_body(
             "0000000201",
             &json!({"name": "東京精密機器株式会社", "email": "sales@tokyo.example", "address": {"city": "Tokyo", "country": "JP"}, "active": true}),
         )
