@@ -36,18 +36,16 @@ pub struct PeopleSoft;
 
 /// The connector's description: configuration schema, streams, auth schemes.
 pub fn spec() -> ConnectorSpec {
-    ConnectorSpec {
-        name: NAME.to_string(),
-        version: env!("CARGO_PKG_VERSION").to_string(),
-        config_schema: config::schema().to_string(),
-        streams: streams::STREAMS.specs(),
-        auth_schemes: vec![
+    streams::STREAMS.connector_spec(
+        env!("CARGO_PKG_VERSION"),
+        &config::schema().to_string(),
+        vec![
             AuthScheme::Wsse,
             AuthScheme::Basic,
             AuthScheme::Bearer,
             AuthScheme::Oauth2ClientCredentials,
         ],
-    }
+    )
 }
 
 /// The services and operations every stream of the connector needs.

@@ -44,13 +44,11 @@ thread_local! {
 
 /// The connector's description: config schema, streams, auth schemes.
 pub fn spec() -> ConnectorSpec {
-    ConnectorSpec {
-        name: NAME.to_string(),
-        version: env!("CARGO_PKG_VERSION").to_string(),
-        config_schema: config::schema().to_string(),
-        streams: streams::STREAMS.specs(),
-        auth_schemes: vec![AuthScheme::Oauth2ClientCredentials],
-    }
+    streams::STREAMS.connector_spec(
+        env!("CARGO_PKG_VERSION"),
+        &config::schema().to_string(),
+        vec![AuthScheme::Oauth2ClientCredentials],
+    )
 }
 
 fn resolve(stage: &str, conn: &Connection) -> Result<Target, Failure> {

@@ -7,7 +7,7 @@
 //! `R`, `W` and `L` are whatever the connector dispatches to: usually
 //! function pointers over its own context, or data a shared driver reads.
 
-use crate::{Capabilities, Failure, StreamSpec, fail};
+use crate::{AuthScheme, Capabilities, ConnectorSpec, Failure, StreamSpec, fail};
 
 /// One stream: its spec, and what it can do (capabilities follow from which
 /// of `read`, `write` and `lookup` are given).
@@ -92,6 +92,24 @@ impl<R, W, L> Table<R, W, L> {
     /// The streams as the contract's `stream-spec`s.
     pub fn specs(&self) -> Vec<StreamSpec> {
         self.streams.iter().map(Stream::spec).collect()
+    }
+
+    /// The connector's whole `spec()`: its name and streams from the table,
+    /// with the version, configuration schema (JSON Schema text) and auth
+    /// schemes the connector gives.
+    pub fn connector_spec(
+        &self,
+        version: &str,
+        config_schema: &str,
+        auth_schemes: Vec<AuthScheme>,
+    ) -> ConnectorSpec {
+        ConnectorSpec {
+            name: self.connector.to_string(),
+            version: version.to_string(),
+            config_schema: config_schema.to_string(),
+            streams: self.specs(),
+            auth_schemes,
+        }
     }
 
     /// The stream `name`, for `call`; a `config` failure naming the stream

@@ -55,13 +55,11 @@ pub struct SinkOnly;
 
 impl plugin::Guest for SinkOnly {
     fn spec() -> ConnectorSpec {
-        ConnectorSpec {
-            name: STREAMS.connector.into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            config_schema: r#"{"type":"object","additionalProperties":false}"#.into(),
-            streams: STREAMS.specs(),
-            auth_schemes: Vec::new(),
-        }
+        STREAMS.connector_spec(
+            env!("CARGO_PKG_VERSION"),
+            r#"{"type":"object","additionalProperties":false}"#,
+            Vec::new(),
+        )
     }
 
     fn check(_conn: Connection) -> Result<(), Failure> {

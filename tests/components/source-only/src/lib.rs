@@ -54,13 +54,11 @@ pub struct SourceOnly;
 
 impl plugin::Guest for SourceOnly {
     fn spec() -> ConnectorSpec {
-        ConnectorSpec {
-            name: STREAMS.connector.into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            config_schema: r#"{"type":"object","additionalProperties":false}"#.into(),
-            streams: STREAMS.specs(),
-            auth_schemes: Vec::new(),
-        }
+        STREAMS.connector_spec(
+            env!("CARGO_PKG_VERSION"),
+            r#"{"type":"object","additionalProperties":false}"#,
+            Vec::new(),
+        )
     }
 
     fn check(_conn: Connection) -> Result<(), Failure> {
