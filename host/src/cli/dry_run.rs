@@ -10,7 +10,7 @@
 use super::Outcome;
 use mlc_host::app::App;
 use mlc_host::mapping::{Action, Bindings};
-use mlc_host::pipeline::decide::{RecordDecision, decide, decide_record};
+use mlc_host::pipeline::decide::{RecordDecision, decide, decide_record, unreadable_is_new};
 use mlc_host::pipeline::trail::next_cursor;
 use mlc_host::pipeline::verdict::verdict;
 use mlc_host::pipeline::{Flow, order_by_requirements};
@@ -163,8 +163,19 @@ pub async fn preview(app: &App, flow: &Flow) -> anyhow::Result<Preview> {
             Ok(page) => {
                 preview.pages += 1;
                 for bad in &page.bad_records {
+                    let previous = store.ledger_get(
+                        &flow.tenant,
+                        &flow.name,
+                        LedgerKind::Unreadable,
+                        &bad.key,
+                    )?;
                     preview.planned.push(Planned {
-                        action: "dead-letter",
+                        // As a run: recorded once per reason.
+                        action: if unreadable_is_new(previous.as_ref(), &bad.reason) {
+                            "dead-letter"
+                        } else {
+                            "unchanged"
+                        },
                         source_key: bad.key.clone(),
                         key: None,
                         body: None,

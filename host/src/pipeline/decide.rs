@@ -190,6 +190,18 @@ impl RecordDecision {
     }
 }
 
+/// The ledger reason an unreadable source record is kept with.
+pub fn unreadable_reason(reason: &str) -> String {
+    format!("unreadable at the source: {reason}")
+}
+
+/// Whether a record the source could not read makes a new dead letter: not
+/// when an earlier run recorded it (`previous`, its `unreadable` ledger row)
+/// for the same reason.
+pub fn unreadable_is_new(previous: Option<&LedgerEntry>, reason: &str) -> bool {
+    previous.and_then(|e| e.reason.as_deref()) != Some(unreadable_reason(reason).as_str())
+}
+
 /// What happens to source record `body`, which the mapping made `outcome`
 /// of, given its source row `previous`.
 pub fn decide_record(
@@ -380,5 +392,22 @@ mod tests {
             decide_record(Some(&parked), &Outcome::Mapped(Vec::new()), BODY),
             RecordDecision::Mapped
         );
+    }
+
+    #[test]
+    fn an_unreadable_record_is_a_new_dead_letter_unless_kept_for_the_same_reason() {
+        let kept = LedgerEntry::new(
+            "acme",
+            "f",
+            LedgerKind::Unreadable,
+            "9",
+            "9",
+            RecordState::Dead,
+            1,
+        )
+        .with_reason(unreadable_reason("bad json"));
+        assert!(unreadable_is_new(None, "bad json"));
+        assert!(!unreadable_is_new(Some(&kept), "bad json"));
+        assert!(unreadable_is_new(Some(&kept), "no id"));
     }
 }

@@ -204,7 +204,7 @@ impl FlowRun {
         }
         self.event(FlowEvent::FlowCompleted {
             summary: format!(
-                "{outcome_word}: read {}, delivered {}, linked {}, unchanged {}, parked {}, dead {}, skipped {}, deferred {}, retries {}",
+                "{outcome_word}: read {}, delivered {}, linked {}, unchanged {}, parked {}, dead {}, skipped {}, deferred {}, retries {}, unreadable {}",
                 counts.read,
                 counts.delivered,
                 counts.linked,
@@ -213,7 +213,8 @@ impl FlowRun {
                 counts.dead,
                 counts.skipped,
                 counts.deferred,
-                counts.retries
+                counts.retries,
+                counts.unreadable
             ),
         })?;
         store.run_put(&StoredRun {

@@ -5,7 +5,10 @@
 use super::deliver::Delivery;
 use super::{FlowRun, bump};
 use crate::mapping::{Action, Outcome, Output};
-use crate::pipeline::decide::{Decision, RecordDecision, content_hash, decide, decide_record};
+use crate::pipeline::decide::{
+    Decision, RecordDecision, content_hash, decide, decide_record, unreadable_is_new,
+    unreadable_reason,
+};
 use crate::pipeline::{FlowEvent, OnChange, PipelineError};
 use crate::runtime::Doc;
 use crate::store::{LedgerEntry, LedgerKind, RecordState};
@@ -277,25 +280,20 @@ impl FlowRun {
     pub(super) fn unreadable(&self, key: &str, reason: &str) -> Result<(), PipelineError> {
         bump(&self.tally.unreadable);
         let store = &self.pipeline.shared.store;
-        let stored_reason = format!("unreadable at the source: {reason}");
-        // The same record, unreadable for the same reason, was recorded by an
-        // earlier run: nothing new to write or audit.
-        if store
-            .ledger_get(
-                &self.flow.tenant,
-                &self.flow.name,
-                LedgerKind::Unreadable,
-                key,
-            )?
-            .is_some_and(|e| e.reason.as_deref() == Some(stored_reason.as_str()))
-        {
+        let previous = store.ledger_get(
+            &self.flow.tenant,
+            &self.flow.name,
+            LedgerKind::Unreadable,
+            key,
+        )?;
+        if !unreadable_is_new(previous.as_ref(), reason) {
             return Ok(());
         }
         store.ledger_put(
             &self
                 .row(LedgerKind::Unreadable, key, key, RecordState::Dead)
                 .with_hash(content_hash(reason))
-                .with_reason(stored_reason),
+                .with_reason(unreadable_reason(reason)),
         )?;
         self.event(FlowEvent::RecordUnreadable {
             key: key.to_string(),
