@@ -156,15 +156,6 @@ macro_rules! export_sink {
     };
 }
 
-/// The same as [`export_connector!`] (kept for components written before the
-/// source-only and sink-only macros).
-#[macro_export]
-macro_rules! export {
-    ($ty:ident) => {
-        $crate::export_connector!($ty);
-    };
-}
-
 /// Host services: log lines and the host's clock. Connectors reach them
 /// through [`Env`], so tests can stand in for the host.
 pub mod host {

@@ -195,4 +195,4 @@ mod serde_like {
 }
 
 #[cfg(target_arch = "wasm32")]
-mlc_guest::export!(Misbehaving);
+mlc_guest::export_connector!(Misbehaving);

@@ -33,6 +33,9 @@ thread_local! {
 }
 
 fn write_note(doc: &Doc) -> Result<Written, Failure> {
+    // A real connector calls the host (log, clock): the sink-only world must
+    // link with those imports too.
+    mlc_guest::host::log(mlc_guest::host::Level::Debug, &format!("note {}", doc.key));
     if !doc.body.trim_start().starts_with('{') {
         return Err(fail::rejected(format!(
             "write notes {}: the document must be a JSON object",

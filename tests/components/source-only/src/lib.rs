@@ -36,6 +36,12 @@ fn read_counter(cursor: Option<&str>) -> Result<Page, Failure> {
             .map_err(|_| fail::config(format!("read counter: cursor {c:?} is not a number")))?,
     };
     let last = (after + PAGE).min(LAST);
+    // A real connector calls the host (log, clock): the source-only world
+    // must link with those imports too.
+    mlc_guest::host::log(
+        mlc_guest::host::Level::Debug,
+        &format!("counter {}..={last}", after + 1),
+    );
     Ok(Page {
         docs: (after + 1..=last)
             .map(|n| Doc {

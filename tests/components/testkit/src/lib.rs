@@ -169,4 +169,4 @@ impl sink::Guest for Testkit {
 }
 
 #[cfg(target_arch = "wasm32")]
-mlc_guest::export!(Testkit);
+mlc_guest::export_connector!(Testkit);
